@@ -1,0 +1,89 @@
+// Settings: one struct checks `createTracker` options and converts the script tag's attribute strings alike.
+import { array, boolean, coerce, create, defaulted, enums, func, integer, number, object, optional, pattern, size, string, unknown, validate, type Infer } from "superstruct";
+import { issuesOf, ValidationError, type SchemaDocument } from "./schema.js";
+import type { Attribution } from "./referral.js";
+
+export interface TrackerOptions<S extends SchemaDocument | undefined = undefined> {
+  /** URL that receives batches (CONTRACT section 6). */
+  endpoint: string;
+  /** The event schema as an object (typed with `defineSchema`), or the URL of its JSON. */
+  schema?: S | string | null;
+  referralParams?: readonly string[];
+  attribution?: Attribution;
+  attributionDays?: number;
+  cleanUrl?: boolean;
+  attrPrefix?: string;
+  batchSize?: number;
+  flushMs?: number;
+  debug?: boolean;
+  onError?: (error: Error) => void;
+}
+
+const fromList = (value: string) => value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+const fromNumber = (value: string) => (value.trim() === "" ? value : Number(value));
+// A bare attribute (`data-clean-url`) means true, as HTML boolean attributes do.
+const fromFlag = (value: string) => ({ "": true, true: true, false: false })[value.trim().toLowerCase()] ?? value;
+
+const flag = (fallback: boolean) => defaulted(coerce(boolean(), string(), fromFlag), fallback);
+const bounded = (fallback: number, min: number, max: number, whole = false) =>
+  defaulted(coerce(size(whole ? integer() : number(), min, max), string(), fromNumber), fallback);
+
+/** Why each default: see "Defaults" in the README. */
+const SettingsStruct = object({
+  endpoint: size(string(), 1, 2048),
+  schema: optional(unknown()),
+  referralParams: defaulted(
+    coerce(size(array(pattern(string(), /^[A-Za-z0-9_.-]{1,64}$/)), 1, 20), string(), fromList),
+    ["ref", "referral", "referral_code", "via"],
+  ),
+  attribution: defaulted(enums(["first", "last"] as const), "last"),
+  attributionDays: bounded(30, 0.001, 3650),
+  cleanUrl: flag(false),
+  attrPrefix: defaulted(pattern(string(), /^data-[a-z0-9]+(-[a-z0-9]+)*$/), "data-track"),
+  batchSize: bounded(20, 1, 500, true),
+  flushMs: bounded(2000, 0, 600_000, true),
+  debug: flag(false),
+  onError: optional(func()),
+});
+
+export type Settings = Infer<typeof SettingsStruct>;
+
+/**
+ * Applies defaults and converts strings. A bad optional setting falls back to its default and is reported, so one
+ * typo in a script tag does not stop tracking; a missing or bad endpoint throws, since nothing could be delivered.
+ */
+export function resolveSettings(input: Record<string, unknown>, report: (error: Error) => void): Settings {
+  const [error] = validate(input, SettingsStruct, { coerce: true });
+  if (!error) return create(input, SettingsStruct);
+  const issues = issuesOf(error);
+  const rest = { ...input };
+  for (const issue of issues) {
+    const key = issue.path.split(".")[0] ?? "";
+    if (key === "endpoint" || key === "") throw new ValidationError("Invalid reftrack settings", issues);
+    delete rest[key];
+  }
+  report(new ValidationError("Invalid reftrack settings (defaults used instead)", issues));
+  return create(rest, SettingsStruct);
+}
+
+/** The script tag's attributes (CONTRACT section 2) as options; only attributes that are present are given. */
+export function optionsFromAttributes(read: (attribute: string) => string | null): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  const attributes: [string, string][] = [
+    ["endpoint", "data-endpoint"],
+    ["schema", "data-schema"],
+    ["referralParams", "data-referral-params"],
+    ["attribution", "data-attribution"],
+    ["attributionDays", "data-attribution-days"],
+    ["cleanUrl", "data-clean-url"],
+    ["attrPrefix", "data-attr-prefix"],
+    ["batchSize", "data-batch-size"],
+    ["flushMs", "data-flush-ms"],
+    ["debug", "data-debug"],
+  ];
+  for (const [option, attribute] of attributes) {
+    const value = read(attribute);
+    if (value !== null) options[option] = value;
+  }
+  return options;
+}

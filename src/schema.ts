@@ -1,0 +1,349 @@
+// The event schema of CONTRACT section 4, turned into superstruct structs.
+// Runs in the browser and under Node (the collection endpoint imports it), so nothing here touches the DOM.
+import {
+  array,
+  boolean,
+  coerce,
+  define,
+  enums,
+  nonempty,
+  number,
+  object,
+  optional,
+  record,
+  refine,
+  size,
+  string,
+  type,
+  union,
+  validate,
+  type Failure,
+  type Struct,
+  type StructError,
+} from "superstruct";
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export const PROPERTY_TYPES = ["string", "number", "boolean", "date", "datetime", "object", "array"] as const;
+export type PropertyType = (typeof PROPERTY_TYPES)[number];
+
+export interface PropertyDefinition {
+  readonly type: PropertyType;
+  readonly required?: boolean;
+  readonly enum?: readonly (string | number)[];
+  readonly description?: string;
+}
+
+export interface EventDefinition {
+  readonly customer?: "required" | "optional";
+  readonly properties?: { readonly [property: string]: PropertyDefinition };
+  readonly additional_properties?: boolean;
+  readonly description?: string;
+}
+
+export interface SchemaDocument {
+  readonly events: { readonly [event: string]: EventDefinition };
+}
+
+/** One problem with an event: where (`metadata.network`) and what. */
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** Thrown (or rejected) when an event, a customer or a schema fails its checks; `issues` lists every problem. */
+export class ValidationError extends Error {
+  readonly issues: Issue[];
+  constructor(subject: string, issues: Issue[]) {
+    super(`${subject}: ${issues.map((issue) => `${issue.path || "(root)"}: ${issue.message}`).join("; ")}`);
+    this.name = "ValidationError";
+    this.issues = issues;
+  }
+}
+
+// Voucherify refuses event names outside 1..300 characters; we refuse them first.
+export const MAX_EVENT_NAME = 300;
+// Bounds on untrusted metadata: deep or huge values are almost always a bug, and they cost every visitor bytes.
+export const MAX_DEPTH = 5;
+export const MAX_STRING = 10_000;
+
+/** Why `value` is not JSON within our bounds, or null when it is. Cycles are caught by the depth bound. */
+export function jsonProblem(value: unknown, depth = 0): string | null {
+  if (value === null || typeof value === "boolean") return null;
+  if (typeof value === "string") return value.length > MAX_STRING ? `is longer than ${MAX_STRING} characters` : null;
+  if (typeof value === "number") return Number.isFinite(value) ? null : "is not a finite number";
+  if (typeof value !== "object") return `is a ${typeof value}, which JSON cannot carry`;
+  if (depth >= MAX_DEPTH) return `nests deeper than ${MAX_DEPTH} levels`;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = jsonProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (!isPlainObject(value)) return "is not a plain object";
+  for (const item of Object.values(value)) {
+    const problem = jsonProblem(item, depth + 1);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const json = (depth: number): Struct<Json, null> =>
+  define<Json>("json", (value) => {
+    const problem = jsonProblem(value, depth);
+    return problem === null || `Expected JSON, but the value ${problem}`;
+  });
+
+export const jsonObject: Struct<JsonObject, null> = define<JsonObject>("object", (value) => {
+  if (!isPlainObject(value)) return `Expected an object, but received: ${describe(value)}`;
+  const problem = jsonProblem(value);
+  return problem === null || `Expected JSON, but the value ${problem}`;
+});
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+// A zone is required: a datetime without one means a different instant in every visitor's browser.
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const isCalendarDate = (value: string): boolean =>
+  ISO_DATE.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString().slice(0, 10) === value;
+
+const date = refine(string(), "date", (value) => isCalendarDate(value) || `Expected a date as YYYY-MM-DD, but received: "${value}"`);
+const datetime = refine(
+  string(),
+  "datetime",
+  (value) =>
+    (ISO_DATETIME.test(value) && !Number.isNaN(Date.parse(value))) ||
+    `Expected an ISO 8601 datetime with a time zone, but received: "${value}"`,
+);
+const finiteNumber = refine(number(), "finite", (value) => Number.isFinite(value) || "Expected a finite number");
+
+/** Struct is invariant in its value type; the property table holds structs of several types, checked as unknown. */
+const widen = <T, S>(struct: Struct<T, S>) => struct as unknown as Struct<unknown, unknown>;
+
+const BASE: Record<PropertyType, Struct<unknown, unknown>> = {
+  string: widen(size(string(), 0, MAX_STRING)),
+  number: widen(finiteNumber),
+  boolean: widen(boolean()),
+  date: widen(date),
+  datetime: widen(datetime),
+  object: widen(jsonObject),
+  array: widen(array(json(1))),
+};
+
+/**
+ * How an attribute or form string becomes the declared type. Anything that does not convert is left as it is,
+ * so the check that follows names the original string in its message.
+ */
+const FROM_STRING: Record<PropertyType, (value: string) => unknown> = {
+  string: (value) => value,
+  number: (value) => (value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value),
+  boolean: (value) => ({ true: true, false: false })[value.trim().toLowerCase()] ?? value,
+  date: (value) => value.trim(),
+  datetime: (value) => (Number.isNaN(Date.parse(value)) ? value : new Date(value).toISOString()),
+  object: parseJsonString,
+  array: parseJsonString,
+};
+
+function parseJsonString(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function propertyStruct(definition: PropertyDefinition): Struct<unknown, unknown> {
+  const allowed = definition.enum;
+  const checked = allowed
+    ? refine(
+        BASE[definition.type],
+        "enum",
+        (value) =>
+          allowed.includes(value as string | number) ||
+          `Expected one of ${allowed.map((item) => JSON.stringify(item)).join(", ")}, but received: ${describe(value)}`,
+      )
+    : BASE[definition.type];
+  const converted = coerce(checked, string(), FROM_STRING[definition.type]);
+  return definition.required ? converted : optional(converted);
+}
+
+// --- The schema document itself ------------------------------------------------------------------------------
+
+const EventNameStruct = size(string(), 1, MAX_EVENT_NAME);
+const PropertyDefinitionStruct = object({
+  type: enums(PROPERTY_TYPES),
+  required: optional(boolean()),
+  enum: optional(nonempty(array(union([string(), number()])))),
+  description: optional(string()),
+});
+const EventDefinitionStruct = object({
+  customer: optional(enums(["required", "optional"] as const)),
+  properties: optional(record(string(), PropertyDefinitionStruct)),
+  additional_properties: optional(boolean()),
+  description: optional(string()),
+});
+// `type` rather than `object` at the top: a schema file may carry `$schema`, a version or notes beside `events`.
+const SchemaDocumentStruct = type({ events: record(EventNameStruct, EventDefinitionStruct) });
+
+// --- Checking events -----------------------------------------------------------------------------------------
+
+/** What the browser knows about an event before it is built, and what the endpoint reads back off the wire. */
+export interface EventInput {
+  event: unknown;
+  metadata: unknown;
+  /** Whether `identify` has run: `customer: "required"` events wait for it. */
+  identified: boolean;
+}
+
+export type CheckResult = { ok: true; metadata: JsonObject } | { ok: false; issues: Issue[] };
+
+/** A compiled schema: checks an event, and with `convert` turns attribute strings into the declared types. */
+export interface EventChecker {
+  check(input: EventInput, options?: { convert?: boolean }): CheckResult;
+  readonly events: readonly string[] | null;
+}
+
+interface CompiledEvent {
+  metadata: Struct<unknown, unknown>;
+  customerRequired: boolean;
+}
+
+/** Turns a schema document (CONTRACT section 4) into a checker; a malformed document throws a ValidationError. */
+export function compileSchema(document: unknown): EventChecker {
+  const [error, parsed] = validate(document, SchemaDocumentStruct);
+  if (error) throw new ValidationError("Invalid event schema", issuesOf(error));
+  const compiled = new Map<string, CompiledEvent>();
+  for (const [name, definition] of Object.entries(parsed.events)) {
+    compiled.set(name, compileEvent(definition));
+  }
+  return {
+    events: [...compiled.keys()],
+    check(input, options = {}) {
+      const nameIssues = checkEventName(input.event);
+      if (nameIssues.length > 0) return { ok: false, issues: nameIssues };
+      const name = input.event as string;
+      const event = compiled.get(name);
+      if (!event) {
+        return { ok: false, issues: [{ path: "event", message: `"${name}" is not an event of the schema (known: ${[...compiled.keys()].join(", ")})` }] };
+      }
+      const issues: Issue[] = event.customerRequired && !input.identified
+        ? [{ path: "customer", message: `"${name}" requires a customer: call identify() first` }]
+        : [];
+      const [failure, metadata] = validate(input.metadata ?? {}, event.metadata, { coerce: options.convert === true });
+      if (failure) issues.push(...issuesOf(failure, "metadata", name));
+      return issues.length > 0 || !metadata ? { ok: false, issues } : { ok: true, metadata: metadata as JsonObject };
+    },
+  };
+}
+
+/** The checker used when the site declares no schema: any event name, metadata must still be JSON. */
+export const schemaless: EventChecker = {
+  events: null,
+  check(input) {
+    const issues = checkEventName(input.event);
+    const [failure, metadata] = validate(input.metadata ?? {}, jsonObject);
+    if (failure) issues.push(...issuesOf(failure, "metadata"));
+    return issues.length > 0 || !metadata ? { ok: false, issues } : { ok: true, metadata };
+  },
+};
+
+function compileEvent(definition: EventDefinition): CompiledEvent {
+  const shape: Record<string, Struct<unknown, unknown>> = {};
+  for (const [property, propertyDefinition] of Object.entries(definition.properties ?? {})) {
+    shape[property] = propertyStruct(propertyDefinition);
+  }
+  const metadata: Struct<unknown, unknown> = definition.additional_properties
+    ? widen(refine(type(shape), "json", (value) => {
+        for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+          const problem = key in shape ? null : jsonProblem(item, 1);
+          if (problem) return { path: [key], message: `Expected JSON, but the value ${problem}` };
+        }
+        return true;
+      }))
+    : widen(object(shape));
+  return { metadata, customerRequired: definition.customer === "required" };
+}
+
+function checkEventName(event: unknown): Issue[] {
+  const [error] = validate(event, EventNameStruct);
+  return error ? [{ path: "event", message: `Expected an event name of 1 to ${MAX_EVENT_NAME} characters, but received: ${describe(event)}` }] : [];
+}
+
+/** Every failure of a superstruct check as an issue, with messages a site owner can act on. */
+export function issuesOf(error: StructError, prefix = "", event?: string): Issue[] {
+  return error.failures().map((failure) => ({
+    path: [prefix, ...failure.path].filter((part) => part !== "").join("."),
+    message: messageOf(failure, event),
+  }));
+}
+
+function messageOf(failure: Failure, event?: string): string {
+  if (failure.type === "never") {
+    return event
+      ? `is not a property of "${event}" (the schema names every allowed property unless the event sets "additional_properties": true)`
+      : "is not an allowed property";
+  }
+  if (failure.value === undefined && failure.path.length > 0) return `is required (${failure.type})`;
+  return failure.message;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (Array.isArray(value)) return "an array";
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : String(value);
+}
+
+// --- Types: a schema given as a literal narrows `track` --------------------------------------------------------
+
+type PropertiesOf<E> = E extends { readonly properties: infer P } ? P : {};
+type RequiredKeys<P> = { [K in keyof P]: P[K] extends { readonly required: true } ? K : never }[keyof P];
+type ValueOf<P> = P extends { readonly enum: readonly (infer E)[] }
+  ? E
+  : P extends { readonly type: infer T }
+    ? T extends "number"
+      ? number
+      : T extends "boolean"
+        ? boolean
+        : T extends "object"
+          ? JsonObject
+          : T extends "array"
+            ? Json[]
+            : string
+    : never;
+type Flatten<T> = { [K in keyof T]: T[K] };
+
+/** The metadata an event of the schema accepts, with required properties required. */
+export type MetadataOf<E> = Flatten<
+  { [K in RequiredKeys<PropertiesOf<E>>]: ValueOf<PropertiesOf<E>[K]> } & {
+    [K in Exclude<keyof PropertiesOf<E>, RequiredKeys<PropertiesOf<E>>>]?: ValueOf<PropertiesOf<E>[K]>;
+  }
+> &
+  (E extends { readonly additional_properties: true } ? JsonObject : {});
+
+/** Event names of a typed schema; any string when the schema is not known at compile time. */
+export type EventNameOf<S> = S extends { readonly events: infer Events } ? (string extends keyof Events ? string : keyof Events & string) : string;
+
+/** The arguments of `track` after the name: metadata is optional only when no property is required. */
+export type MetadataArgs<S, N extends string> = S extends { readonly events: infer Events }
+  ? string extends keyof Events
+    ? [metadata?: JsonObject]
+    : N extends keyof Events
+      ? {} extends MetadataOf<Events[N]>
+        ? [metadata?: MetadataOf<Events[N]>]
+        : [metadata: MetadataOf<Events[N]>]
+      : never
+  : [metadata?: JsonObject];
+
+/** Keeps a schema literal's exact types, so that `createTracker({ schema })` narrows `track`. */
+export function defineSchema<const S extends SchemaDocument>(schema: S): S {
+  return schema;
+}

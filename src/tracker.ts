@@ -1,0 +1,202 @@
+// The tracker: referral, identity, schema and sender composed behind the methods of CONTRACT sections 2 and 3.
+// Every browser edge (window, fetch, storage, clock, ids) can be passed in, so the whole of it runs in unit tests.
+import { watchElements, type ElementAction } from "./elements.js";
+import { buildEvent, pageContext } from "./event.js";
+import { anonymousCustomer, checkCustomer, randomId, type Customer } from "./identity.js";
+import { resolveSettings, type TrackerOptions } from "./options.js";
+import { chooseReferral, findReferralCode, isLive, newReferral, watchNavigation, withoutParam, type Referral } from "./referral.js";
+import { compileSchema, schemaless, ValidationError, type EventChecker, type EventNameOf, type MetadataArgs, type SchemaDocument } from "./schema.js";
+import { createSender } from "./sender.js";
+import { browserStore, errorMessage, type KeyValueStore } from "./storage.js";
+
+export interface Tracker<S extends SchemaDocument | undefined = undefined> {
+  /** Checks the event against the schema and queues it; rejects with a ValidationError listing every problem. */
+  track<N extends EventNameOf<S>>(name: N, ...metadata: MetadataArgs<S, N>): Promise<{ id: string }>;
+  /** Sets (and persists) the customer of later events. */
+  identify(customer: Customer): Promise<void>;
+  /** Sends what waits now; resolves when the endpoint has answered. */
+  flush(): Promise<void>;
+  /** Forgets the customer and starts a new anonymous id; the referral stays, since it belongs to the visit. */
+  reset(): Promise<void>;
+  /** The referral attached to events now, or null (also null until stored state has been read). */
+  referral(): Referral | null;
+  /** Removes every listener and history hook this tracker installed. */
+  destroy(): void;
+}
+
+/** The browser edges a tracker uses; each defaults to the real one. */
+export interface TrackerEdges {
+  window: Window;
+  fetch: typeof globalThis.fetch;
+  store: KeyValueStore;
+  now: () => number;
+  newId: () => string;
+}
+
+const STATE_KEYS = { anonymousId: "anonymous_id", customer: "customer", referral: "referral" } as const;
+
+export function createTracker<S extends SchemaDocument | undefined = undefined>(
+  options: TrackerOptions<S>,
+  edges: Partial<TrackerEdges> = {},
+): Tracker<S> {
+  const onError = options.onError ?? ((error: Error) => console.warn("[reftrack]", error.message, error));
+  const settings = resolveSettings({ ...options }, onError);
+  const log = settings.debug ? (message: string, detail?: unknown) => console.info("[reftrack]", message, detail ?? "") : () => {};
+  const report = (error: unknown) => {
+    const wrapped = error instanceof Error ? error : new Error(errorMessage(error));
+    log(`error: ${wrapped.message}`);
+    onError(wrapped);
+  };
+
+  const win = edges.window ?? window;
+  const fetch = edges.fetch ?? win.fetch.bind(win);
+  const now = edges.now ?? Date.now;
+  const newId = edges.newId ?? (() => randomId(win.crypto));
+  const store = edges.store ?? browserStore("reftrack", "state", report);
+  const sender = createSender({
+    endpoint: settings.endpoint,
+    batchSize: settings.batchSize,
+    flushMs: settings.flushMs,
+    fetch,
+    now,
+    setTimeout: (callback, ms) => win.setTimeout(callback, ms),
+    clearTimeout: (handle) => win.clearTimeout(handle as number),
+    onError: report,
+    log,
+  });
+
+  let checker: EventChecker = schemaless;
+  let anonymousId = "";
+  let customer: Customer | null = null;
+  let referral: Referral | null = null;
+
+  const capture = (): Referral | null => {
+    const href = win.location.href;
+    const found = findReferralCode(href, settings.referralParams);
+    for (const ignored of found.found ? [] : found.ignored) log(`ignored ?${ignored.param}= (not a referral code)`, ignored.value);
+    if (!found.found) return null;
+    log(`captured referral ${found.code} from ?${found.param}=`);
+    if (settings.cleanUrl) win.history.replaceState(win.history.state, "", withoutParam(href, found.param));
+    return newReferral(found.code, found.param, href, now(), settings.attributionDays);
+  };
+
+  const adopt = async (captured: Referral | null) => {
+    const chosen = chooseReferral(referral, captured, settings.attribution, now());
+    if (chosen === referral) return;
+    if (captured && chosen !== captured) log(`kept referral ${referral?.code} (first-touch attribution)`);
+    referral = chosen;
+    await (chosen ? store.set(STATE_KEYS.referral, chosen) : store.del(STATE_KEYS.referral));
+  };
+
+  const loadState = async () => {
+    referral = (await store.get<Referral>(STATE_KEYS.referral)) ?? null;
+    customer = (await store.get<Customer>(STATE_KEYS.customer)) ?? null;
+    anonymousId = (await store.get<string>(STATE_KEYS.anonymousId)) ?? "";
+    if (!anonymousId) {
+      anonymousId = newId();
+      await store.set(STATE_KEYS.anonymousId, anonymousId);
+    }
+  };
+
+  // The landing URL is read now, before anything (our own URL cleaning included) can change it.
+  const landing = capture();
+  const ready = Promise.all([loadChecker(options.schema, fetch, report), loadState()])
+    .then(([loaded]) => {
+      checker = loaded;
+      return adopt(landing);
+    })
+    .catch(report);
+
+  // Commands run one after another, in the order they were called, once stored state and the schema are in.
+  let chain: Promise<unknown> = ready;
+  const inOrder = <T,>(command: () => Promise<T>): Promise<T> => {
+    const result = chain.then(command);
+    chain = result.catch(() => undefined);
+    return result;
+  };
+
+  const enqueue = (name: unknown, metadata: unknown, convert: boolean) =>
+    inOrder(async () => {
+      const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
+      if (!checked.ok) throw new ValidationError(`Event ${JSON.stringify(name)} rejected`, checked.issues);
+      const timestamp = now();
+      const event = buildEvent({
+        id: newId(),
+        name: name as string,
+        metadata: checked.metadata,
+        now: timestamp,
+        anonymousId,
+        customer: customer ?? anonymousCustomer(anonymousId),
+        referral: isLive(referral, timestamp) ? referral : null,
+        page: pageContext(win.document),
+        version: __REFTRACK_VERSION__,
+      });
+      await sender.enqueue([event]);
+      log(`queued ${event.event}`, event);
+      return { id: event.id };
+    });
+
+  // Takes unknown: the script tag's queue and forms hand over whatever the page wrote, and checkCustomer decides.
+  const identify = (input: unknown) =>
+    inOrder(async () => {
+      customer = checkCustomer(input);
+      await store.set(STATE_KEYS.customer, customer);
+      log(`identified ${customer.source_id}`);
+    });
+
+  const onElement = (action: ElementAction) => {
+    if (action.customer) identify(action.customer).catch(report);
+    enqueue(action.name, action.metadata, true).catch(report);
+  };
+
+  const onHide = () => {
+    if (win.document.visibilityState === "hidden") sender.flush({ keepalive: true }).catch(report);
+  };
+  const onPageHide = () => void sender.flush({ keepalive: true }).catch(report);
+  win.document.addEventListener("visibilitychange", onHide);
+  win.addEventListener("pagehide", onPageHide);
+  const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report);
+  const stopNavigation = watchNavigation(win, () => void inOrder(() => adopt(capture())).catch(report));
+
+  return {
+    track: (name, ...metadata) => enqueue(name, metadata[0], false),
+    identify,
+    flush: () => inOrder(() => sender.flush()),
+    reset: () =>
+      inOrder(async () => {
+        customer = null;
+        anonymousId = newId();
+        await store.del(STATE_KEYS.customer);
+        await store.set(STATE_KEYS.anonymousId, anonymousId);
+        log("reset: new anonymous id");
+      }),
+    referral: () => (isLive(referral, now()) ? { ...referral } : null),
+    destroy() {
+      stopElements();
+      stopNavigation();
+      win.document.removeEventListener("visibilitychange", onHide);
+      win.removeEventListener("pagehide", onPageHide);
+    },
+  };
+}
+
+/**
+ * The schema as a checker. An object that is not a valid schema throws at once (a programming error); a URL that
+ * cannot be loaded or holds a bad schema is reported, and events are then checked as JSON only: the collection
+ * endpoint checks them again, and a valid conversion is worth more than a skipped browser-side check.
+ */
+function loadChecker(schema: unknown, fetch: typeof globalThis.fetch, report: (error: unknown) => void): Promise<EventChecker> {
+  if (schema === undefined || schema === null) return Promise.resolve(schemaless);
+  if (typeof schema !== "string") return Promise.resolve(compileSchema(schema));
+  return fetch(schema, { credentials: "omit" })
+    .then((response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response.json() as Promise<unknown>;
+    })
+    .then(compileSchema)
+    .catch((error: unknown) => {
+      report(new Error(`Could not use the event schema at ${schema} (${errorMessage(error)}); events are checked as JSON only`));
+      return schemaless;
+    });
+}
+

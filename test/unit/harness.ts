@@ -1,0 +1,42 @@
+// A tracker on happy-dom with its network and clock in the test's hands.
+import { vi } from "vitest";
+import { memoryStore, type KeyValueStore } from "../../src/storage.js";
+import { createTracker, type TrackerEdges } from "../../src/tracker.js";
+import type { TrackerOptions } from "../../src/options.js";
+import type { SchemaDocument } from "../../src/schema.js";
+import type { WireEvent } from "../../src/event.js";
+
+export interface Sent {
+  url: string;
+  init: RequestInit;
+  batch: WireEvent[];
+}
+
+export function setUrl(url: string): void {
+  (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(url);
+}
+
+/** A fetch that records every batch and answers with the statuses given, then 200. */
+export function recordingFetch(statuses: number[] = []) {
+  const sent: Sent[] = [];
+  const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    if (init.method === "POST") sent.push({ url, init, batch: (JSON.parse(String(init.body)) as { batch: WireEvent[] }).batch });
+    return new Response("{}", { status: statuses.shift() ?? 200 });
+  });
+  return { fetch: fetch as unknown as typeof globalThis.fetch, sent, mock: fetch };
+}
+
+export function startTracker<S extends SchemaDocument | undefined = undefined>(
+  options: Partial<TrackerOptions<S>> = {},
+  edges: Partial<TrackerEdges> & { statuses?: number[] } = {},
+) {
+  const network = recordingFetch(edges.statuses);
+  const errors: Error[] = [];
+  const store: KeyValueStore = edges.store ?? memoryStore();
+  const tracker = createTracker<S>(
+    { endpoint: "https://collect.example/v1/batch", onError: (error) => void errors.push(error), ...options } as TrackerOptions<S>,
+    { fetch: network.fetch, store, ...edges },
+  );
+  return { tracker, sent: network.sent, fetch: network.mock, errors, store, events: () => network.sent.flatMap((request) => request.batch) };
+}

@@ -1,0 +1,14 @@
+import { readFileSync } from "node:fs";
+import { defineConfig } from "vitest/config";
+
+const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+
+export default defineConfig({
+  define: { __REFTRACK_VERSION__: JSON.stringify(version) },
+  test: {
+    include: ["test/unit/**/*.test.ts"],
+    environment: "happy-dom",
+    setupFiles: ["test/unit/setup.ts"],
+    restoreMocks: true,
+  },
+});
