@@ -16,12 +16,13 @@ export function setUrl(url: string): void {
   (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(url);
 }
 
-/** A fetch that records every batch and answers with the statuses given, then 200. */
-export function recordingFetch(statuses: number[] = []) {
+/** A fetch that records every batch and answers with the statuses given, then 200; GETs are answered from `pages`. */
+export function recordingFetch(statuses: number[] = [], pages: Record<string, () => Response> = {}) {
   const sent: Sent[] = [];
   const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const url = String(input);
-    if (init.method === "POST") sent.push({ url, init, batch: (JSON.parse(String(init.body)) as { batch: WireEvent[] }).batch });
+    if (init.method !== "POST") return pages[url]?.() ?? new Response("", { status: 404 });
+    sent.push({ url, init, batch: (JSON.parse(String(init.body)) as { batch: WireEvent[] }).batch });
     return new Response("{}", { status: statuses.shift() ?? 200 });
   });
   return { fetch: fetch as unknown as typeof globalThis.fetch, sent, mock: fetch };
@@ -29,9 +30,9 @@ export function recordingFetch(statuses: number[] = []) {
 
 export function startTracker<S extends SchemaDocument | undefined = undefined>(
   options: Partial<TrackerOptions<S>> = {},
-  edges: Partial<TrackerEdges> & { statuses?: number[] } = {},
+  edges: Partial<TrackerEdges> & { statuses?: number[]; pages?: Record<string, () => Response> } = {},
 ) {
-  const network = recordingFetch(edges.statuses);
+  const network = recordingFetch(edges.statuses, edges.pages);
   const errors: Error[] = [];
   const store: KeyValueStore = edges.store ?? memoryStore();
   const tracker = createTracker<S>(

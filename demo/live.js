@@ -1,0 +1,145 @@
+// Live view of what the demo collector received (events.html). Every value shown came from a visitor's browser and
+// is untrusted, so cells are built with createElement + textContent only, never innerHTML.
+(() => {
+  "use strict";
+
+  const POLL_MS = 1000;
+  const ENDPOINT = "/v1/events?limit=100";
+  const EMPTY_TEXT = "No events yet — open the landing page with ?ref=NRY-01 and click around.";
+  const COLUMNS = 7;
+
+  const body = document.getElementById("events-body");
+  const count = document.getElementById("event-count");
+  const shown = document.getElementById("events-shown");
+  const status = document.getElementById("live-status");
+  if (!body || !count || !status) return;
+
+  let lastResponse = null;
+
+  const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+  const asText = (value) => (typeof value === "string" || typeof value === "number" ? String(value) : "");
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function cell(text, className) {
+    const td = el("td", className);
+    if (text) td.textContent = text;
+    else td.append(el("span", "none", "—"));
+    return td;
+  }
+
+  function timeCell(iso) {
+    const td = el("td", "nowrap");
+    const date = new Date(asText(iso));
+    if (Number.isNaN(date.getTime())) return cell("", "nowrap");
+    const time = el("time", "", date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+    time.dateTime = date.toISOString();
+    time.title = date.toISOString();
+    td.append(time);
+    return td;
+  }
+
+  function statusCell(value) {
+    const td = el("td");
+    // Only the two known statuses pick a colour; anything else is shown plainly.
+    const known = value === "accepted" || value === "rejected";
+    td.append(el("span", known ? `badge badge-${value}` : "badge", asText(value) || "unknown"));
+    return td;
+  }
+
+  function issuesCell(issues) {
+    if (!Array.isArray(issues) || issues.length === 0) return cell("");
+    const td = el("td");
+    const list = el("ul", "issues");
+    for (const issue of issues) {
+      const item = el("li");
+      const path = isObject(issue) ? asText(issue.path) : "";
+      if (path) {
+        item.append(el("code", "", path), document.createTextNode(" "));
+      }
+      item.append(document.createTextNode(isObject(issue) ? asText(issue.message) : asText(issue)));
+      list.append(item);
+    }
+    td.append(list);
+    return td;
+  }
+
+  function metadataText(metadata) {
+    if (metadata === undefined) return "";
+    try {
+      return JSON.stringify(metadata);
+    } catch {
+      return "";
+    }
+  }
+
+  function row(received) {
+    const wire = isObject(received.event) ? received.event : {};
+    const tr = el("tr", received.status === "rejected" ? "is-rejected" : "");
+    tr.dataset.status = asText(received.status);
+    if (asText(wire.id)) tr.dataset.eventId = asText(wire.id);
+    tr.append(
+      timeCell(received.received_at),
+      statusCell(received.status),
+      cell(asText(wire.event), "event-name"),
+      cell(isObject(wire.referral) ? asText(wire.referral.code) : "", "mono"),
+      cell(isObject(wire.customer) ? asText(wire.customer.source_id) : ""),
+      cell(metadataText(wire.metadata), "json"),
+      issuesCell(received.issues),
+    );
+    return tr;
+  }
+
+  function emptyRow() {
+    const tr = el("tr", "empty");
+    tr.id = "events-empty";
+    const td = el("td", "", EMPTY_TEXT);
+    td.colSpan = COLUMNS;
+    tr.append(td);
+    return tr;
+  }
+
+  function render(data) {
+    const events = Array.isArray(data.events) ? data.events.filter(isObject) : [];
+    const total = Number.isInteger(data.total) ? data.total : events.length;
+    body.replaceChildren(...(events.length > 0 ? events.map(row) : [emptyRow()]));
+    count.textContent = `${total} ${total === 1 ? "event" : "events"}`;
+    if (shown) {
+      shown.hidden = events.length >= total;
+      shown.textContent = `showing the latest ${events.length}`;
+    }
+  }
+
+  function setStatus(state, text) {
+    status.className = `live-status is-${state}`;
+    if (status.textContent !== text) status.textContent = text;
+  }
+
+  // Chained timeouts rather than setInterval, so a slow response never stacks requests.
+  async function poll() {
+    try {
+      const response = await fetch(ENDPOINT, { cache: "no-store", headers: { accept: "application/json" } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const text = await response.text();
+      // Rebuild the table only when something changed, so selecting text in it survives the refresh.
+      if (text !== lastResponse) {
+        const data = JSON.parse(text);
+        if (!isObject(data)) throw new Error("unexpected response");
+        render(data);
+        lastResponse = text;
+      }
+      setStatus("live", "Live");
+    } catch (error) {
+      setStatus("error", `Cannot reach the demo collector (${error instanceof Error ? error.message : String(error)}), retrying…`);
+    } finally {
+      setTimeout(poll, POLL_MS);
+    }
+  }
+
+  poll();
+})();

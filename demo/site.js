@@ -1,0 +1,71 @@
+// Page behaviour for the Lumen demo (index.html, signup.html). Loaded with `defer`; all handlers are attached here
+// rather than inline, so the pages keep working under a strict Content-Security-Policy.
+(() => {
+  "use strict";
+
+  const PLANS = ["free", "pro", "team"];
+  const BANNER_POLL_MS = 200;
+  const BANNER_GIVE_UP_MS = 5000;
+
+  // reftrack.referral() exists only once the async bundle has loaded, and returns null until it has read its
+  // stored state from IndexedDB, so poll briefly instead of asking once.
+  function showReferralBanner() {
+    const banner = document.getElementById("referral-banner");
+    if (!banner) return;
+    const startedAt = Date.now();
+
+    const poll = () => {
+      const referral = currentReferral();
+      if (referral && typeof referral.code === "string" && referral.code !== "") {
+        // The code came from a URL: it is untrusted, so it only ever goes in as text.
+        banner.textContent = `You were invited with code ${referral.code} — your first month is free.`;
+        banner.hidden = false;
+        return;
+      }
+      if (Date.now() - startedAt < BANNER_GIVE_UP_MS) setTimeout(poll, BANNER_POLL_MS);
+    };
+    poll();
+  }
+
+  function currentReferral() {
+    const api = window.reftrack;
+    if (typeof api?.referral !== "function") return null;
+    try {
+      return api.referral();
+    } catch {
+      return null;
+    }
+  }
+
+  function preselectPlan() {
+    const select = document.getElementById("plan");
+    if (!select) return;
+    const plan = new URLSearchParams(window.location.search).get("plan");
+    if (PLANS.includes(plan)) select.value = plan;
+  }
+
+  // Bubble phase on the form itself: reftrack's capture-phase listener on the document has already read the
+  // fields by the time this runs. The demo has no backend account, so "creating" one is just showing the result.
+  function handleSignup() {
+    const form = document.getElementById("signup-form");
+    const done = document.getElementById("signup-done");
+    if (!form || !done) return;
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const select = document.getElementById("plan");
+      const planLabel = document.getElementById("signup-done-plan");
+      if (select && planLabel) {
+        const option = select.options[select.selectedIndex];
+        planLabel.textContent = option ? option.textContent.split("—")[0].trim() : select.value;
+      }
+      form.hidden = true;
+      done.hidden = false;
+      done.focus();
+    });
+  }
+
+  preselectPlan();
+  handleSignup();
+  showReferralBanner();
+})();

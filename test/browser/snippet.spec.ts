@@ -1,0 +1,97 @@
+// The script tag end to end in Chromium, against the demo site and its collection endpoint.
+import { voucherifyErrors } from "../voucherify.js";
+import { anonymousIdOf, expect, received, test, uniqueCode, waitForEvents } from "./fixtures.js";
+
+const errorsOf = voucherifyErrors();
+const expectVoucherifyValid = (events: { event: unknown }[]) => {
+  for (const { event } of events) expect(errorsOf(event), JSON.stringify(event)).toBeNull();
+};
+
+test("a referred visitor navigates, signs up through the form, and the endpoint gets the event with the code", async ({ page, request, pageErrors }) => {
+  const code = uniqueCode("NRY");
+  await page.goto(`/?ref=${code}`);
+  await expect(page.locator("#referral-banner")).toContainText(code);
+
+  await page.click("#cta-hero");
+  await page.waitForURL("**/signup.html");
+  await expect(page.locator("#referral-banner")).toContainText(code);
+  await page.fill("#name", "Alex Doe");
+  await page.fill("#email", "alex@domain.io");
+  await page.fill("#password", "hunter2-secret");
+  await page.selectOption("#plan", "pro");
+  await page.check("#newsletter");
+  await page.click("#signup-submit");
+  await expect(page.locator("#signup-done")).toBeVisible();
+
+  const [signup] = await waitForEvents(request, { referral: code, event: "signed_up" });
+  expect(signup?.status).toBe("accepted");
+  expect(signup?.event).toMatchObject({
+    event: "signed_up",
+    customer: { source_id: "alex@domain.io", email: "alex@domain.io", name: "Alex Doe" },
+    metadata: { plan: "pro", newsletter: true },
+    referral: { code },
+    context: { page: { path: "/signup.html" } },
+  });
+  expect(JSON.stringify(signup)).not.toContain("hunter2-secret");
+  // The hero link navigated away at once; the page-hide flush still delivered its click.
+  const all = await waitForEvents(request, { referral: code }, 2);
+  expect(all.map((item) => item.event.event).sort()).toEqual(["cta_clicked", "signed_up"]);
+  expectVoucherifyValid(all);
+  expect(pageErrors).toEqual([]);
+});
+
+test("a data-track button sends its event with converted metadata", async ({ page, request }) => {
+  const code = uniqueCode("BTN");
+  await page.goto(`/?ref=${code}`);
+  await page.click("#share-linkedin");
+  await page.evaluate(() => (window as unknown as { reftrack: { flush(): Promise<void> } }).reftrack.flush());
+  const events = await waitForEvents(request, { referral: code });
+  expect(events[0]?.event).toMatchObject({ event: "share_social", metadata: { network: "linkedin" }, referral: { code } });
+  expect(events[0]?.event.customer.source_id).toBe(`anon_${events[0]?.event.anonymous_id}`);
+  expectVoucherifyValid(events);
+});
+
+test("an event that fails the schema rejects its promise with the issues, and nothing is sent", async ({ page, request }) => {
+  const batches: string[] = [];
+  page.on("request", (sent) => {
+    if (sent.url().endsWith("/v1/batch")) batches.push(sent.postData() ?? "");
+  });
+  await page.goto("/");
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: { version?: string } }).reftrack.version === "string");
+  const outcome = await page.evaluate(async () => {
+    const reftrack = (window as unknown as { reftrack: { track(name: string, metadata?: unknown): Promise<unknown>; flush(): Promise<void> } }).reftrack;
+    try {
+      await reftrack.track("share_social", { network: "myspace", extra: 1 });
+      return { resolved: true };
+    } catch (error) {
+      const rejected = error as Error & { issues?: unknown };
+      return { name: rejected.name, issues: rejected.issues };
+    } finally {
+      await reftrack.flush();
+    }
+  });
+  expect(outcome).toEqual({
+    name: "ValidationError",
+    issues: [
+      { path: "metadata.network", message: expect.stringContaining('Expected one of "x", "linkedin", "facebook"') },
+      { path: "metadata.extra", message: expect.stringContaining("is not a property") },
+    ],
+  });
+  expect(batches).toEqual([]);
+  expect(await received(request, { anonymous_id: await anonymousIdOf(page) })).toEqual([]);
+});
+
+test("a code that is not a referral code is ignored, never shown, never sent", async ({ page, request }) => {
+  let dialogs = 0;
+  page.on("dialog", (dialog) => {
+    dialogs++;
+    void dialog.dismiss();
+  });
+  await page.goto(`/?ref=${encodeURIComponent('<img src=x onerror="alert(1)">')}&utm_source=test`);
+  await page.click("#share-x");
+  await page.evaluate(() => (window as unknown as { reftrack: { flush(): Promise<void> } }).reftrack.flush());
+  const events = await waitForEvents(request, { anonymous_id: await anonymousIdOf(page) });
+  expect(events[0]?.event.referral).toBeUndefined();
+  await expect(page.locator("#referral-banner")).toBeHidden();
+  expect(dialogs).toBe(0);
+});

@@ -1,0 +1,49 @@
+// Checked by `npm run typecheck` (tsc): each @ts-expect-error fails the build if the error it expects goes away,
+// so this file fails when a typed schema stops narrowing `track`.
+import { createTracker, defineSchema } from "../../src/index.js";
+
+const schema = defineSchema({
+  events: {
+    signed_up: { customer: "required", properties: { sign_up_date: { type: "datetime", required: true }, plan: { type: "string", enum: ["free", "pro"] } } },
+    share_social: { properties: { network: { type: "string", enum: ["x", "linkedin", "facebook"] } } },
+    order: { properties: { total: { type: "number", required: true }, gift: { type: "boolean" }, lines: { type: "array" } } },
+    open: { additional_properties: true },
+  },
+});
+
+export async function typedUse() {
+  const tracker = createTracker({ endpoint: "/v1/batch", schema });
+  await tracker.track("signed_up", { sign_up_date: "2019-01-25T14:30:00.000Z", plan: "pro" });
+  await tracker.track("share_social");
+  await tracker.track("share_social", { network: "x" });
+  await tracker.track("order", { total: 3, gift: true, lines: [1, "a"] });
+  await tracker.track("open", { anything: { nested: true } });
+
+  // @ts-expect-error an event the schema does not name
+  await tracker.track("signed_upp", {});
+  // @ts-expect-error a required property is missing
+  await tracker.track("signed_up", { plan: "pro" });
+  // @ts-expect-error metadata is required when a property is
+  await tracker.track("order");
+  // @ts-expect-error not one of the enum's values
+  await tracker.track("share_social", { network: "myspace" });
+  // @ts-expect-error wrong type
+  await tracker.track("order", { total: "3" });
+  // @ts-expect-error a property the schema does not name
+  await tracker.track("share_social", { network: "x", extra: 1 });
+
+  const { id }: { id: string } = await tracker.track("share_social");
+  return id;
+}
+
+export async function untypedUse(url: string) {
+  // A schema loaded from a URL is not known at compile time: any name, JSON metadata.
+  const tracker = createTracker({ endpoint: "/v1/batch", schema: url });
+  await tracker.track("whatever", { a: [1, { b: null }] });
+  await tracker.track("whatever");
+  // @ts-expect-error metadata must be JSON
+  await tracker.track("whatever", { when: new Date() });
+  await tracker.identify({ source_id: "alex@domain.io", email: "alex@domain.io" });
+  // @ts-expect-error source_id is required
+  await tracker.identify({ email: "alex@domain.io" });
+}

@@ -1,0 +1,319 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ValidationError, defineSchema } from "../../src/schema.js";
+import { browserStore, memoryStore } from "../../src/storage.js";
+import { setUrl, startTracker } from "./harness.js";
+
+const schema = defineSchema({
+  events: {
+    signed_up: { customer: "required", properties: { plan: { type: "string", enum: ["free", "pro"], required: true }, seats: { type: "number" } } },
+    share_social: { properties: { network: { type: "string", enum: ["x", "linkedin"], required: true } } },
+  },
+});
+
+const DAY = 86_400_000;
+let running: { destroy(): void }[] = [];
+const start = (...args: Parameters<typeof startTracker>) => {
+  const started = startTracker(...args);
+  running.push(started.tracker);
+  return started;
+};
+
+beforeEach(() => {
+  setUrl("https://site.example/?ref=NRY-01");
+  document.body.innerHTML = "";
+});
+afterEach(() => {
+  running.forEach((tracker) => tracker.destroy());
+  running = [];
+  vi.useRealTimers();
+});
+
+describe("track", () => {
+  it("sends the event of CONTRACT section 6 with the referral and an anonymous customer", async () => {
+    const { tracker, events } = start({ schema });
+    const { id } = await tracker.track("share_social", { network: "x" });
+    await tracker.flush();
+    const [event] = events();
+    expect(event).toEqual({
+      id,
+      event: "share_social",
+      timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      customer: { source_id: `anon_${event?.anonymous_id}` },
+      metadata: { network: "x" },
+      referral: { code: "NRY-01" },
+      anonymous_id: expect.any(String),
+      context: {
+        page: { url: "https://site.example/?ref=NRY-01", path: "/", referrer: "", title: "" },
+        library: { name: "reftrack", version: expect.any(String) },
+      },
+    });
+  });
+
+  it("posts as text/plain, so a cross-origin endpoint needs no preflight", async () => {
+    const { tracker, sent } = start();
+    await tracker.track("anything");
+    await tracker.flush();
+    expect(sent[0]?.url).toBe("https://collect.example/v1/batch");
+    expect(new Headers(sent[0]?.init.headers).get("content-type")).toMatch(/^text\/plain/);
+    expect(JSON.parse(String(sent[0]?.init.body))).toMatchObject({ sent_at: expect.any(String), batch: [expect.any(Object)] });
+  });
+
+  it("rejects an invalid event with every issue, and sends nothing", async () => {
+    const { tracker, fetch } = start({ schema });
+    const rejection = tracker.track("signed_up", { plan: "gold", seats: "2" } as never);
+    await expect(rejection).rejects.toBeInstanceOf(ValidationError);
+    await expect(rejection).rejects.toMatchObject({
+      issues: [
+        { path: "customer", message: expect.any(String) },
+        { path: "metadata.plan", message: expect.stringContaining("Expected one of") },
+        { path: "metadata.seats", message: expect.stringContaining("number") },
+      ],
+    });
+    await tracker.flush();
+    expect(fetch.mock.calls.filter(([, init]) => init?.method === "POST")).toHaveLength(0);
+  });
+
+  it("gives every event its own id", async () => {
+    const { tracker } = start();
+    const ids = await Promise.all(Array.from({ length: 50 }, () => tracker.track("e").then((result) => result.id)));
+    expect(new Set(ids).size).toBe(50);
+  });
+
+  it("sends a batch when batchSize events wait, and the rest after flushMs", async () => {
+    vi.useFakeTimers();
+    const { tracker, sent } = start({ batchSize: 3, flushMs: 1000 });
+    for (let i = 0; i < 4; i++) await tracker.track("e", { i });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent.map((request) => request.batch.length)).toEqual([3]);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent.map((request) => request.batch.map((event) => event.metadata.i))).toEqual([[0, 1, 2], [3]]);
+  });
+
+  it("loads a schema from a URL before checking the events tracked meanwhile", async () => {
+    const { tracker } = start({ schema: "https://site.example/events.schema.json" }, { pages: { "https://site.example/events.schema.json": () => Response.json(schema) } });
+    await expect(tracker.track("share_social", { network: "myspace" } as never)).rejects.toThrow(/metadata\.network/);
+  });
+
+  it("reports a schema URL it cannot load, and still checks events as JSON", async () => {
+    const { tracker, errors } = start({ schema: "https://site.example/missing.json" });
+    await expect(tracker.track("share_social", { network: "myspace" } as never)).resolves.toHaveProperty("id");
+    expect(errors.map((error) => error.message)).toEqual([expect.stringContaining("HTTP 404")]);
+  });
+
+  it("throws at once for a malformed schema object, naming the path", () => {
+    expect(() => start({ schema: { events: { a: { properties: { p: { type: "text" } } } } } as never })).toThrow(/events\.a\.properties\.p\.type/);
+  });
+});
+
+describe("identity", () => {
+  it("identify sets the customer of later events and keeps it across page loads", async () => {
+    const store = memoryStore();
+    const first = start({ schema }, { store });
+    await expect(first.tracker.track("signed_up", { plan: "pro" })).rejects.toThrow(/identify/);
+    await first.tracker.identify({ source_id: "alex@domain.io", email: "alex@domain.io", name: "Alex Doe" });
+    await first.tracker.track("signed_up", { plan: "pro" });
+    first.tracker.destroy();
+    const second = start({ schema }, { store });
+    await second.tracker.track("signed_up", { plan: "free" });
+    await first.tracker.flush();
+    await second.tracker.flush();
+    expect([...first.events(), ...second.events()].map((event) => event.customer)).toEqual([
+      { source_id: "alex@domain.io", email: "alex@domain.io", name: "Alex Doe" },
+      { source_id: "alex@domain.io", email: "alex@domain.io", name: "Alex Doe" },
+    ]);
+  });
+
+  it("rejects a malformed customer", async () => {
+    const { tracker } = start();
+    await expect(tracker.identify({ source_id: "", email: "nope" })).rejects.toMatchObject({
+      issues: [{ path: "customer.source_id" }, { path: "customer.email" }],
+    });
+  });
+
+  it("keeps the anonymous id across loads, and reset starts a new one and forgets the customer", async () => {
+    const store = memoryStore();
+    const first = start({}, { store });
+    await first.tracker.identify({ source_id: "u1" });
+    await first.tracker.track("a");
+    const second = start({}, { store });
+    await second.tracker.track("b");
+    await second.tracker.reset();
+    await second.tracker.track("c");
+    await first.tracker.flush();
+    await second.tracker.flush();
+    const [a, b, c] = [...first.events(), ...second.events()];
+    expect(b?.anonymous_id).toBe(a?.anonymous_id);
+    expect(c?.anonymous_id).not.toBe(a?.anonymous_id);
+    expect(c?.customer).toEqual({ source_id: `anon_${c?.anonymous_id}` });
+    expect(c?.referral).toEqual({ code: "NRY-01" });
+  });
+});
+
+describe("referral capture and attribution", () => {
+  const t0 = Date.parse("2026-11-01T00:00:00Z");
+
+  const visit = async (url: string, options: Parameters<typeof startTracker>[0], store = memoryStore(), now = t0) => {
+    setUrl(url);
+    const started = start(options, { store, now: () => now });
+    await started.tracker.track("e");
+    await started.tracker.flush();
+    return { referral: started.events()[0]?.referral ?? null, api: started.tracker.referral(), store };
+  };
+
+  it("keeps the code across later pages without it", async () => {
+    const { store } = await visit("https://site.example/?ref=NRY-01", {});
+    expect((await visit("https://site.example/pricing", {}, store)).referral).toEqual({ code: "NRY-01" });
+  });
+
+  it("last (default): a newer code replaces the old one", async () => {
+    const { store } = await visit("https://site.example/?ref=OLD", {});
+    expect((await visit("https://site.example/?via=NEW", {}, store)).referral).toEqual({ code: "NEW" });
+  });
+
+  it("first: the first code stays until it expires", async () => {
+    const { store } = await visit("https://site.example/?ref=OLD", { attribution: "first" });
+    expect((await visit("https://site.example/?ref=NEW", { attribution: "first" }, store, t0 + 10 * DAY)).referral).toEqual({ code: "OLD" });
+    expect((await visit("https://site.example/?ref=NEW", { attribution: "first" }, store, t0 + 31 * DAY)).referral).toEqual({ code: "NEW" });
+  });
+
+  it("stops attaching a code after attributionDays", async () => {
+    const { store } = await visit("https://site.example/?ref=NRY-01", { attributionDays: 7 });
+    const inside = await visit("https://site.example/", { attributionDays: 7 }, store, t0 + 7 * DAY - 1);
+    expect(inside.referral).toEqual({ code: "NRY-01" });
+    expect(inside.api).toMatchObject({ code: "NRY-01", param: "ref", landing_url: "https://site.example/?ref=NRY-01" });
+    const after = await visit("https://site.example/", { attributionDays: 7 }, store, t0 + 7 * DAY);
+    expect(after.referral).toBeNull();
+    expect(after.api).toBeNull();
+  });
+
+  it("ignores an invalid code, and logs it in debug mode", async () => {
+    const info = vi.spyOn(console, "info").mockImplementation(() => undefined);
+    const result = await visit("https://site.example/?ref=%3Cimg%20src%3Dx%3E", { debug: true });
+    expect(result.referral).toBeNull();
+    expect(info.mock.calls.some((call) => String(call[1]).includes("ignored ?ref="))).toBe(true);
+  });
+
+  it("cleanUrl removes the parameter from the address bar after capture", async () => {
+    const result = await visit("https://site.example/p?ref=NRY-01&utm_source=mail#x", { cleanUrl: true });
+    expect(result.referral).toEqual({ code: "NRY-01" });
+    expect(window.location.href).toBe("https://site.example/p?utm_source=mail#x");
+  });
+
+  it("captures a code that arrives through a single-page-app navigation", async () => {
+    setUrl("https://site.example/");
+    const { tracker, events } = start();
+    window.history.pushState({}, "", "/invite?ref=SPA-7");
+    await tracker.track("e");
+    await tracker.flush();
+    expect(events()[0]?.referral).toEqual({ code: "SPA-7" });
+  });
+});
+
+describe("elements", () => {
+  it("tracks a click on a data-track element added after start, converting by schema type", async () => {
+    const { tracker, events } = start({ schema: defineSchema({ events: { clicked: { properties: { count: { type: "number" }, on: { type: "boolean" }, sign_up_date: { type: "date" } } } } }) });
+    document.body.innerHTML = `<div><button data-track="clicked" data-track-count="3" data-track-on="true" data-track-sign-up-date="2019-01-25"><span>Go</span></button></div>`;
+    document.querySelector("span")?.click();
+    await tracker.flush();
+    expect(events().map((event) => event.metadata)).toEqual([{ count: 3, on: true, sign_up_date: "2019-01-25" }]);
+  });
+
+  it("is not hidden by a page handler that stops propagation", async () => {
+    const { tracker, events } = start();
+    document.body.innerHTML = `<button data-track="clicked">Go</button>`;
+    document.querySelector("button")?.addEventListener("click", (event) => event.stopPropagation());
+    document.body.addEventListener("click", (event) => event.stopImmediatePropagation(), true);
+    document.querySelector("button")?.click();
+    await tracker.flush();
+    expect(events().map((event) => event.event)).toEqual(["clicked"]);
+  });
+
+  it("identifies from a data-track-identify form and tracks its marked fields, never the password", async () => {
+    const { tracker, events, sent } = start({ schema });
+    document.body.innerHTML = `
+      <form data-track="signed_up" data-track-identify>
+        <input name="email" data-track-field="email" value="alex@domain.io">
+        <input name="name" data-track-field="name" value="Alex Doe">
+        <input type="password" name="password" data-track-field="password" value="hunter2">
+        <input name="seats" data-track-field="seats" value="4">
+        <select name="plan" data-track-field="plan"><option value="pro" selected>Pro</option></select>
+        <input name="unmarked" value="secret-too">
+      </form>`;
+    const form = document.querySelector("form");
+    form?.addEventListener("submit", (event) => event.preventDefault());
+    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await tracker.flush();
+    expect(events()).toMatchObject([
+      { event: "signed_up", customer: { source_id: "alex@domain.io", email: "alex@domain.io", name: "Alex Doe" }, metadata: { plan: "pro", seats: 4 } },
+    ]);
+    expect(JSON.stringify(sent)).not.toMatch(/hunter2|secret-too/);
+  });
+
+  it("reports a failing element event to onError, never to the page", async () => {
+    const { tracker, errors } = start({ schema });
+    document.body.innerHTML = `<button data-track="share_social" data-track-network="myspace">Share</button>`;
+    const pageErrors: unknown[] = [];
+    const onRejection = (event: PromiseRejectionEvent) => pageErrors.push(event.reason);
+    window.addEventListener("unhandledrejection", onRejection);
+    document.querySelector("button")?.click();
+    await tracker.flush();
+    window.removeEventListener("unhandledrejection", onRejection);
+    expect(errors).toEqual([expect.any(ValidationError)]);
+    expect(errors[0]?.message).toContain("metadata.network");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("uses the configured attribute prefix", async () => {
+    const { tracker, events } = start({ attrPrefix: "data-rt" });
+    document.body.innerHTML = `<a data-rt="clicked" data-rt-where="nav" data-track="other">Go</a>`;
+    document.querySelector("a")?.click();
+    await tracker.flush();
+    expect(events().map((event) => [event.event, event.metadata])).toEqual([["clicked", { where: "nav" }]]);
+  });
+});
+
+describe("storage failures", () => {
+  it("keeps working in memory where IndexedDB is blocked, and says so once", async () => {
+    const errors: Error[] = [];
+    const blocked = vi.spyOn(indexedDB, "open").mockImplementation(() => {
+      throw new DOMException("The user denied permission to access the database.", "SecurityError");
+    });
+    const store = browserStore("reftrack-blocked", "state", (error) => errors.push(error));
+    const { tracker, events } = start({}, { store });
+    await tracker.identify({ source_id: "u1" });
+    await tracker.track("e");
+    await tracker.flush();
+    expect(blocked).toHaveBeenCalled();
+    expect(events()).toMatchObject([{ event: "e", customer: { source_id: "u1" }, referral: { code: "NRY-01" } }]);
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining("in memory") })]);
+  });
+
+  it("persists state in IndexedDB (fake-indexeddb) across trackers", async () => {
+    const first = start({}, { store: browserStore("reftrack-persist", "state", () => undefined) });
+    await first.tracker.track("e");
+    first.tracker.destroy();
+    setUrl("https://site.example/later");
+    const second = start({}, { store: browserStore("reftrack-persist", "state", () => undefined) });
+    await second.tracker.track("e");
+    await first.tracker.flush();
+    await second.tracker.flush();
+    expect(second.tracker.referral()?.code).toBe("NRY-01");
+    expect(second.events()[0]?.anonymous_id).toBe(first.events()[0]?.anonymous_id);
+  });
+});
+
+describe("settings", () => {
+  it("falls back to the default for a bad optional setting and reports it", async () => {
+    const { tracker, errors, sent } = start({ batchSize: 0 });
+    expect(errors[0]?.message).toMatch(/batchSize/);
+    await tracker.track("e");
+    await tracker.flush();
+    expect(sent).toHaveLength(1);
+  });
+
+  it("refuses to start without an endpoint", () => {
+    expect(() => start({ endpoint: "" })).toThrow(/endpoint/);
+  });
+});
