@@ -66,23 +66,14 @@ export function resolveSettings(input: Record<string, unknown>, report: (error: 
   return create(rest, SettingsStruct);
 }
 
-/** The script tag's attributes (CONTRACT section 2) as options; only attributes that are present are given. */
+/**
+ * The script tag's attributes (CONTRACT section 2) as options: each setting's attribute is its name in kebab case
+ * (`attributionDays` → `data-attribution-days`). Only attributes that are present are given.
+ */
 export function optionsFromAttributes(read: (attribute: string) => string | null): Record<string, unknown> {
   const options: Record<string, unknown> = {};
-  const attributes: [string, string][] = [
-    ["endpoint", "data-endpoint"],
-    ["schema", "data-schema"],
-    ["referralParams", "data-referral-params"],
-    ["attribution", "data-attribution"],
-    ["attributionDays", "data-attribution-days"],
-    ["cleanUrl", "data-clean-url"],
-    ["attrPrefix", "data-attr-prefix"],
-    ["batchSize", "data-batch-size"],
-    ["flushMs", "data-flush-ms"],
-    ["debug", "data-debug"],
-  ];
-  for (const [option, attribute] of attributes) {
-    const value = read(attribute);
+  for (const option of Object.keys(SettingsStruct.schema)) {
+    const value = option === "onError" ? null : read(`data-${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`);
     if (value !== null) options[option] = value;
   }
   return options;

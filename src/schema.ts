@@ -6,7 +6,6 @@ import {
   coerce,
   define,
   enums,
-  nonempty,
   number,
   object,
   optional,
@@ -15,7 +14,6 @@ import {
   size,
   string,
   type,
-  union,
   validate,
   type Failure,
   type Struct,
@@ -181,7 +179,7 @@ const EventNameStruct = size(string(), 1, MAX_EVENT_NAME);
 const PropertyDefinitionStruct = object({
   type: enums(PROPERTY_TYPES),
   required: optional(boolean()),
-  enum: optional(nonempty(array(union([string(), number()])))),
+  enum: optional(size(array(define<string | number>("string or number", (value) => typeof value === "string" || typeof value === "number")), 1, Infinity)),
   description: optional(string()),
 });
 const EventDefinitionStruct = object({
