@@ -25,7 +25,7 @@ export function attributeMetadata(element: Element, prefix: string): Record<stri
   return metadata;
 }
 
-/** Only inputs marked `PREFIX-field` are read, and a password never, whatever it is marked. */
+/** Only inputs marked `PREFIX-field` are read; a password (or a file) never, whatever it is marked. */
 export function formFields(form: HTMLFormElement, prefix: string): Record<string, string | boolean> {
   const fields: Record<string, string | boolean> = {};
   for (const control of Array.from(form.elements)) {
@@ -41,7 +41,8 @@ function controlValue(control: Element): string | boolean | undefined {
   // Tag names rather than instanceof: the form may come from another frame's realm.
   if (control.tagName === "INPUT") {
     const input = control as HTMLInputElement;
-    if (input.type === "password") return undefined;
+    // A "show password" toggle turns a password field into type=text; its autocomplete hint still says what it is.
+    if (input.type === "password" || input.type === "file" || /password/i.test(input.autocomplete)) return undefined;
     if (input.type === "checkbox") return input.checked;
     if (input.type === "radio") return input.checked ? input.value : undefined;
     return input.value;

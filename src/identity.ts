@@ -1,5 +1,5 @@
 // Who the visitor is: a random anonymous id until `identify`, then the customer the site names.
-import { object, optional, pattern, size, string, validate } from "superstruct";
+import { object, optional, pattern, refine, size, string, validate } from "superstruct";
 import { issuesOf, jsonObject, ValidationError, type JsonObject } from "./schema.js";
 
 export interface Customer {
@@ -13,7 +13,8 @@ export interface Customer {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const CustomerStruct = object({
-  source_id: size(string(), 1, 200),
+  // `anon_` is reserved for the placeholder customer: an endpoint could not tell such a customer from a visitor.
+  source_id: refine(size(string(), 1, 200), "not anonymous", (value) => !value.startsWith("anon_") || 'must not start with "anon_", which marks anonymous visitors'),
   email: optional(size(pattern(string(), EMAIL), 3, 254)),
   name: optional(size(string(), 0, 200)),
   metadata: optional(jsonObject),

@@ -53,8 +53,8 @@ export type Settings = Infer<typeof SettingsStruct>;
  * typo in a script tag does not stop tracking; a missing or bad endpoint throws, since nothing could be delivered.
  */
 export function resolveSettings(input: Record<string, unknown>, report: (error: Error) => void): Settings {
-  const [error] = validate(input, SettingsStruct, { coerce: true });
-  if (!error) return create(input, SettingsStruct);
+  const [error, settings] = validate(input, SettingsStruct, { coerce: true });
+  if (!error) return settings;
   const issues = issuesOf(error);
   const rest = { ...input };
   for (const issue of issues) {

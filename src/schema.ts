@@ -118,9 +118,12 @@ const datetime = refine(
   string(),
   "datetime",
   (value) =>
-    (ISO_DATETIME.test(value) && !Number.isNaN(Date.parse(value))) ||
+    (ISO_DATETIME.test(value) && !Number.isNaN(Date.parse(value)) && isCalendarDate(value.slice(0, 10))) ||
     `Expected an ISO 8601 datetime with a time zone, but received: "${value}"`,
 );
+// What a form or attribute may hold for a datetime: ISO 8601, with or without a zone. Without one (an
+// `<input type="datetime-local">`) it is the visitor's local time, which is what the visitor typed.
+const ISO_DATETIME_INPUT = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const finiteNumber = refine(number(), "finite", (value) => Number.isFinite(value) || "Expected a finite number");
 
 /** Struct is invariant in its value type; the property table holds structs of several types, checked as unknown. */
@@ -145,7 +148,11 @@ const FROM_STRING: Record<PropertyType, (value: string) => unknown> = {
   number: (value) => (value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value),
   boolean: (value) => ({ true: true, false: false })[value.trim().toLowerCase()] ?? value,
   date: (value) => value.trim(),
-  datetime: (value) => (Number.isNaN(Date.parse(value)) ? value : new Date(value).toISOString()),
+  datetime: (value) => {
+    const trimmed = value.trim();
+    const time = ISO_DATETIME_INPUT.test(trimmed) ? Date.parse(trimmed.replace(" ", "T")) : Number.NaN;
+    return Number.isNaN(time) ? value : new Date(time).toISOString();
+  },
   object: parseJsonString,
   array: parseJsonString,
 };
@@ -218,6 +225,8 @@ interface CompiledEvent {
 export function compileSchema(document: unknown): EventChecker {
   const [error, parsed] = validate(document, SchemaDocumentStruct);
   if (error) throw new ValidationError("Invalid event schema", issuesOf(error));
+  const enumIssues = misfitEnumValues(parsed);
+  if (enumIssues.length > 0) throw new ValidationError("Invalid event schema", enumIssues);
   const compiled = new Map<string, CompiledEvent>();
   for (const [name, definition] of Object.entries(parsed.events)) {
     compiled.set(name, compileEvent(definition));
@@ -268,6 +277,20 @@ function compileEvent(definition: EventDefinition): CompiledEvent {
       }))
     : widen(object(shape));
   return { metadata, customerRequired: definition.customer === "required" };
+}
+
+/** Enum values that their own property's type refuses: such a property could never accept anything. */
+function misfitEnumValues(document: SchemaDocument): Issue[] {
+  const issues: Issue[] = [];
+  for (const [event, definition] of Object.entries(document.events)) {
+    for (const [property, { type, enum: allowed }] of Object.entries(definition.properties ?? {})) {
+      allowed?.forEach((value, index) => {
+        const [failure] = validate(value, BASE[type]);
+        if (failure) issues.push({ path: `events.${event}.properties.${property}.enum.${index}`, message: `is not a valid ${type}: ${failure.message}` });
+      });
+    }
+  }
+  return issues;
 }
 
 function checkEventName(event: unknown): Issue[] {

@@ -1,87 +1,185 @@
-// The first, in-memory sender: batches by size and interval and posts them. The IndexedDB outbox replaces it;
-// until then, events that wait here live only as long as the page (the page-hide flush narrows that gap).
-import { classifyStatus, encodeBatch, postBatch } from "./transport.js";
+// Delivery: events go into the outbox, and from there to the endpoint, in order, until a response confirms them.
+// Every timer, request and storage call comes in through options, so the whole policy runs under fake timers.
 import type { WireEvent } from "./event.js";
+import type { SendLock } from "./lock.js";
+import type { Outbox, OutboxEntry, OutboxKey } from "./outbox.js";
+import { batchLength, byteLength, classifyStatus, encodeBatch, MAX_BODY_BYTES, parseRetryAfter, postBatch, retryDelay } from "./transport.js";
 
 export interface Sender {
-  /** Resolves once the events are handed over for sending. */
-  enqueue(events: WireEvent[]): Promise<void>;
-  /** Sends everything that waits; resolves when each batch has had its answer. */
-  flush(options?: { keepalive?: boolean }): Promise<void>;
-  /** How many events wait. */
-  pending(): number;
+  /** Resolves once the events are committed to the outbox; events of the same tick share one transaction. */
+  enqueue(events: { event: WireEvent; bytes: number }[]): Promise<void>;
+  /** Sends what waits in the outbox (every tab's), unless another tab is sending or a backoff is running. */
+  flush(): Promise<void>;
+  /** The page is going away: this tab's unconfirmed events leave with `keepalive` and stay queued until confirmed. */
+  flushOnExit(): void;
+  /** The browser is back online: a wait caused by the network ends now. */
+  online(): void;
 }
 
 export interface SenderOptions {
   endpoint: string;
   batchSize: number;
   flushMs: number;
+  outbox: Outbox;
+  lock: SendLock;
+  tabId: string;
   fetch: typeof globalThis.fetch;
+  sendBeacon: ((url: string, body: Blob) => boolean) | null;
+  isOnline: () => boolean;
   now: () => number;
+  random: () => number;
   setTimeout: (callback: () => void, ms: number) => unknown;
   clearTimeout: (handle: unknown) => void;
   onError: (error: Error) => void;
   log: (message: string, detail?: unknown) => void;
 }
 
+const keyId = (key: OutboxKey) => `${key[0]}:${key[1]}:${key[2]}`;
+const isWireEvent = (event: unknown): event is WireEvent =>
+  typeof event === "object" && event !== null && typeof (event as WireEvent).id === "string" && typeof (event as WireEvent).event === "string";
+
 export function createSender(options: SenderOptions): Sender {
-  const queue: WireEvent[] = [];
+  const { outbox } = options;
+  let sequence = 0;
+  /** This tab's events not yet confirmed, written or not: what a closing page can still send without storage. */
+  const unconfirmed = new Map<string, OutboxEntry>();
+  let unwritten: OutboxEntry[] = [];
+  let writing: Promise<void> | null = null;
+  let writtenSinceFlush = 0;
   let timer: unknown = null;
+  let timerAt = Number.POSITIVE_INFINITY;
   let sending: Promise<void> | null = null;
+  let attempt = 0;
+  let retryAt = 0;
+  let waitingForNetwork = false;
+  let stopped = false;
 
-  const schedule = () => {
-    if (timer === null) timer = options.setTimeout(() => void sender.flush(), options.flushMs);
+  const schedule = (ms: number) => {
+    const at = options.now() + ms;
+    if (timer !== null && timerAt <= at) return;
+    if (timer !== null) options.clearTimeout(timer);
+    timerAt = at;
+    timer = options.setTimeout(() => {
+      timer = null;
+      timerAt = Number.POSITIVE_INFINITY;
+      void sender.flush();
+    }, ms);
   };
 
-  /** Sends one batch; says whether to go on with the next, resend this one in halves, or stop until later. */
-  const send = async (batch: WireEvent[], keepalive: boolean): Promise<"next" | "halve" | "stop"> => {
-    const status = await postBatch(options.fetch, options.endpoint, encodeBatch(batch, options.now()), keepalive);
-    const delivery = classifyStatus(status);
-    options.log(`batch of ${batch.length} → ${status || "network error"} (${delivery})`);
-    if (delivery === "delivered") return "next";
-    if (delivery === "split" && batch.length > 1) {
-      queue.unshift(...batch);
-      return "halve";
-    }
-    if (delivery === "retry") {
-      queue.unshift(...batch);
-      schedule();
-      return "stop";
-    }
-    options.onError(new Error(`The endpoint refused ${batch.length} event(s) with HTTP ${status}; they were dropped`));
-    return "next";
+  const write = async () => {
+    writing = null;
+    const entries = unwritten;
+    unwritten = [];
+    await outbox.add(entries);
+    writtenSinceFlush += entries.length;
+    if (writtenSinceFlush >= options.batchSize) void sender.flush();
+    else schedule(options.flushMs);
   };
 
-  const drain = async (keepalive: boolean) => {
+  const settle = async (entries: OutboxEntry[]) => {
+    await outbox.remove(entries.map((entry) => entry.key));
+    for (const entry of entries) unconfirmed.delete(keyId(entry.key));
+  };
+
+  /** Sends from the outbox until it is empty, a backoff starts, or sending must stop. Runs under the lock. */
+  const drain = async () => {
     let size = options.batchSize;
-    while (queue.length > 0) {
-      const batch = queue.splice(0, size);
-      const next = await send(batch, keepalive);
-      if (next === "stop") return;
-      size = next === "halve" ? Math.max(1, Math.floor(batch.length / 2)) : options.batchSize;
+    while (!stopped && options.isOnline()) {
+      // Inside a backoff nothing is sent; the timer is re-armed here, whatever woke this drain up.
+      const wait = retryAt - options.now();
+      if (wait > 0) return schedule(wait);
+      const peeked = await outbox.peek(size);
+      if (peeked.length === 0) return;
+      const unreadable = peeked.filter((entry) => !isWireEvent(entry.event));
+      if (unreadable.length > 0) {
+        await settle(unreadable);
+        options.onError(new Error(`${unreadable.length} unreadable event(s) in the outbox were removed`));
+        continue;
+      }
+      const batch = peeked.slice(0, batchLength(peeked.map((entry) => entry.key[3]), size));
+      const result = await postBatch(options.fetch, options.endpoint, encodeBatch(batch.map((entry) => entry.event), options.now()), false);
+      const delivery = classifyStatus(result.status);
+      options.log(`batch of ${batch.length} → ${result.status || "network error"} (${delivery})`);
+      if (delivery === "split" && batch.length > 1) {
+        size = Math.ceil(batch.length / 2);
+        continue;
+      }
+      if (delivery === "retry") {
+        attempt++;
+        waitingForNetwork = result.status === 0;
+        const delay = retryDelay(attempt, parseRetryAfter(result.retryAfter, options.now()), options.random);
+        retryAt = options.now() + delay;
+        options.log(`retry ${attempt} in ${delay} ms`);
+        continue;
+      }
+      attempt = 0;
+      if (delivery === "stop") {
+        stopped = true;
+        options.onError(new Error(`The endpoint answered HTTP ${result.status}: sending stops until the page reloads; queued events stay in the outbox`));
+        return;
+      }
+      await settle(batch);
+      if (delivery !== "delivered") {
+        const why = delivery === "split" ? "too large for the endpoint (HTTP 413) even alone" : `refused with HTTP ${result.status}`;
+        options.onError(new Error(`${batch.length} event(s) ${why}; they were dropped`));
+      }
     }
+  };
+
+  const sendNow = async () => {
+    if (writing) await writing;
+    writtenSinceFlush = 0;
+    const held = await options.lock(drain);
+    // Another tab is sending; it may finish before seeing events this tab wrote just now, so look again later.
+    if (!held) schedule(options.flushMs);
   };
 
   const sender: Sender = {
-    async enqueue(events) {
-      queue.push(...events);
-      if (queue.length >= options.batchSize) void sender.flush();
-      else schedule();
-    },
-    flush(flushOptions = {}) {
-      if (timer !== null) {
-        options.clearTimeout(timer);
-        timer = null;
+    enqueue(events) {
+      for (const { event, bytes } of events) {
+        const entry: OutboxEntry = { key: [options.now(), options.tabId, sequence++, bytes], event };
+        unwritten.push(entry);
+        unconfirmed.set(keyId(entry.key), entry);
       }
-      const keepalive = flushOptions.keepalive === true;
+      // A macrotask, not a microtask: the tracker's commands of one tick run in successive microtasks.
+      writing ??= new Promise<void>((resolve) => options.setTimeout(resolve, 0)).then(write);
+      return writing;
+    },
+    flush() {
       // Flushes run one after another, so batches leave in the order their events were tracked.
-      const current: Promise<void> = (sending ?? Promise.resolve()).then(() => drain(keepalive)).finally(() => {
+      const current: Promise<void> = (sending ?? Promise.resolve()).then(sendNow).finally(() => {
         if (sending === current) sending = null;
       });
       sending = current;
       return current;
     },
-    pending: () => queue.length,
+    flushOnExit() {
+      // Start committing what is not written yet; the keepalive requests below do not wait for it.
+      if (unwritten.length > 0) void write();
+      const entries = [...unconfirmed.values()];
+      let budget = MAX_BODY_BYTES;
+      while (entries.length > 0 && !stopped) {
+        const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), options.batchSize));
+        const body = encodeBatch(batch.map((entry) => entry.event), options.now());
+        const bytes = byteLength(body);
+        if (bytes <= budget) {
+          budget -= bytes;
+          void postBatch(options.fetch, options.endpoint, body, true).then((result) => {
+            if (classifyStatus(result.status) === "delivered") return settle(batch);
+          });
+        } else if (!options.sendBeacon?.(options.endpoint, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
+          break; // the browser's budget for a closing page is spent: the rest goes out on the next load
+        }
+      }
+    },
+    online() {
+      if (waitingForNetwork) {
+        retryAt = 0;
+        attempt = 0;
+        waitingForNetwork = false;
+      }
+      void sender.flush();
+    },
   };
   return sender;
 }

@@ -1,13 +1,17 @@
 // The tracker: referral, identity, schema and sender composed behind the methods of CONTRACT sections 2 and 3.
 // Every browser edge (window, fetch, storage, clock, ids) can be passed in, so the whole of it runs in unit tests.
 import { watchElements, type ElementAction } from "./elements.js";
-import { buildEvent, pageContext } from "./event.js";
+import { buildEvent, pageContext, type WireEvent } from "./event.js";
 import { anonymousCustomer, checkCustomer, randomId, type Customer } from "./identity.js";
 import { resolveSettings, type TrackerOptions } from "./options.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, watchNavigation, withoutParam, type Referral } from "./referral.js";
 import { compileSchema, schemaless, ValidationError, type EventChecker, type EventNameOf, type MetadataArgs, type SchemaDocument } from "./schema.js";
+import { localLock, leaseLock, webLock, type SendLock } from "./lock.js";
+import { DEFAULT_BOUNDS, resilientOutbox, type Outbox } from "./outbox.js";
 import { createSender } from "./sender.js";
 import { browserStore, errorMessage, type KeyValueStore } from "./storage.js";
+import { byteLength, MAX_EVENT_BYTES } from "./transport.js";
+import { createStore } from "idb-keyval";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
   /** Checks the event against the schema and queues it; rejects with a ValidationError listing every problem. */
@@ -29,9 +33,14 @@ export interface TrackerEdges {
   window: Window;
   fetch: typeof globalThis.fetch;
   store: KeyValueStore;
+  outbox: Outbox;
+  lock: SendLock;
   now: () => number;
   newId: () => string;
+  random: () => number;
 }
+
+const OUTBOX_DB = "reftrack-outbox";
 
 const STATE_KEYS = { anonymousId: "anonymous_id", customer: "customer", referral: "referral" } as const;
 
@@ -53,12 +62,24 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const now = edges.now ?? Date.now;
   const newId = edges.newId ?? (() => randomId(win.crypto));
   const store = edges.store ?? browserStore("reftrack", "state", report);
+  const outbox =
+    edges.outbox ??
+    resilientOutbox(OUTBOX_DB, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, (error) =>
+      report(new Error(`The outbox cannot use IndexedDB (${errorMessage(error)}); events wait in memory for this page`)),
+    );
+  const tabId = newId();
   const sender = createSender({
     endpoint: settings.endpoint,
     batchSize: settings.batchSize,
     flushMs: settings.flushMs,
+    outbox,
+    lock: edges.lock ?? sendLock(win, tabId, now),
+    tabId,
     fetch,
+    sendBeacon: typeof win.navigator.sendBeacon === "function" ? (url, body) => win.navigator.sendBeacon(url, body) : null,
+    isOnline: () => win.navigator.onLine !== false,
     now,
+    random: edges.random ?? Math.random,
     setTimeout: (callback, ms) => win.setTimeout(callback, ms),
     clearTimeout: (handle) => win.clearTimeout(handle as number),
     onError: report,
@@ -115,7 +136,9 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     return result;
   };
 
-  const enqueue = (name: unknown, metadata: unknown, convert: boolean) =>
+  // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
+  // of one tick reach the outbox together, in one transaction.
+  const enqueue = (name: unknown, metadata: unknown, convert: boolean): Promise<{ id: string }> =>
     inOrder(async () => {
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
       if (!checked.ok) throw new ValidationError(`Event ${JSON.stringify(name)} rejected`, checked.issues);
@@ -131,37 +154,57 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
         page: pageContext(win.document),
         version: __REFTRACK_VERSION__,
       });
-      await sender.enqueue([event]);
+      // The JSON text is both the size check and a snapshot: changing metadata after track() changes nothing queued.
+      const json = JSON.stringify(event);
+      const bytes = byteLength(json);
+      if (bytes > MAX_EVENT_BYTES) {
+        throw new ValidationError(`Event ${JSON.stringify(name)} rejected`, [
+          { path: "", message: `The event is ${bytes} bytes as JSON, over the limit of ${MAX_EVENT_BYTES} bytes for one event` },
+        ]);
+      }
       log(`queued ${event.event}`, event);
-      return { id: event.id };
+      return { id: event.id, written: sender.enqueue([{ event: JSON.parse(json) as WireEvent, bytes }]) };
+    }).then(async ({ id, written }) => {
+      await written;
+      return { id };
     });
 
   // Takes unknown: the script tag's queue and forms hand over whatever the page wrote, and checkCustomer decides.
   const identify = (input: unknown) =>
     inOrder(async () => {
-      customer = checkCustomer(input);
+      customer = structuredClone(checkCustomer(input));
       await store.set(STATE_KEYS.customer, customer);
       log(`identified ${customer.source_id}`);
     });
 
+  // A form that names its customer: if that customer is invalid, the event is not sent as somebody else's.
   const onElement = (action: ElementAction) => {
-    if (action.customer) identify(action.customer).catch(report);
-    enqueue(action.name, action.metadata, true).catch(report);
+    const identified = action.customer ? identify(action.customer) : Promise.resolve();
+    identified.then(() => enqueue(action.name, action.metadata, true)).catch(report);
   };
 
-  const onHide = () => {
-    if (win.document.visibilityState === "hidden") sender.flush({ keepalive: true }).catch(report);
+  // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
+  const onExit = (event: Event) => {
+    if (event.type === "pagehide" || win.document.visibilityState === "hidden") sender.flushOnExit();
   };
-  const onPageHide = () => void sender.flush({ keepalive: true }).catch(report);
-  win.document.addEventListener("visibilitychange", onHide);
-  win.addEventListener("pagehide", onPageHide);
+  const onOnline = () => sender.online();
+  win.document.addEventListener("visibilitychange", onExit);
+  win.addEventListener("pagehide", onExit);
+  win.addEventListener("online", onOnline);
+  // What earlier pages left in the outbox goes out as soon as this one is ready.
+  void ready.then(() => sender.flush()).catch(report);
   const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report);
-  const stopNavigation = watchNavigation(win, () => void inOrder(() => adopt(capture())).catch(report));
+  // The URL is read when the navigation happens: a second navigation right after may already have changed it.
+  const stopNavigation = watchNavigation(win, () => {
+    const captured = capture();
+    inOrder(() => adopt(captured)).catch(report);
+  });
 
   return {
     track: (name, ...metadata) => enqueue(name, metadata[0], false),
     identify,
-    flush: () => inOrder(() => sender.flush()),
+    // Waits for earlier commands, but later ones never wait for the network.
+    flush: () => chain.then(() => sender.flush()),
     reset: () =>
       inOrder(async () => {
         customer = null;
@@ -174,10 +217,22 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     destroy() {
       stopElements();
       stopNavigation();
-      win.document.removeEventListener("visibilitychange", onHide);
-      win.removeEventListener("pagehide", onPageHide);
+      win.document.removeEventListener("visibilitychange", onExit);
+      win.removeEventListener("pagehide", onExit);
+      win.removeEventListener("online", onOnline);
     },
   };
+}
+
+/** One sender across the site's tabs: Web Locks where the browser has them, else a lease in the outbox database. */
+function sendLock(win: Window, tabId: string, now: () => number): SendLock {
+  const locks = win.navigator.locks;
+  if (locks && typeof locks.request === "function") return webLock(locks, "reftrack-send", localLock());
+  try {
+    return leaseLock(createStore(OUTBOX_DB, "events"), tabId, now);
+  } catch {
+    return localLock();
+  }
 }
 
 /**

@@ -1,35 +1,93 @@
-// One request to the collection endpoint and what its answer means for the events it carried.
+// One request to the collection endpoint, what its answer means for the events it carried, and when to try again.
 import type { WireEvent } from "./event.js";
 
 /** What to do with a batch after the endpoint answered (status 0: no answer at all). */
-export type Delivery = "delivered" | "rejected" | "split" | "retry";
+export type Delivery = "delivered" | "rejected" | "split" | "retry" | "stop";
 
 export function classifyStatus(status: number): Delivery {
   if (status >= 200 && status < 300) return "delivered";
   if (status === 413) return "split";
+  if (status === 401 || status === 403) return "stop";
   if (status === 0 || status === 408 || status === 429 || status >= 500) return "retry";
   return "rejected";
 }
+
+/** No request body over 64 KB: the keepalive budget of a page that is going away, and a sane size for any endpoint. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** An event may take half a request, so that every batch can carry at least one event with room to spare. */
+export const MAX_EVENT_BYTES = 32 * 1024;
+
+export const RETRY_BASE_MS = 1000;
+export const RETRY_CAP_MS = 5 * 60_000;
+/** Full jitter may draw a wait near zero; this floor keeps even an unlucky run of draws from becoming a busy loop. */
+export const RETRY_FLOOR_MS = 100;
+
+/**
+ * Exponential backoff with full jitter (a random wait up to 1 s, 2 s, 4 s … capped at 5 minutes), so that many
+ * visitors whose endpoint came back do not all return at once. A `Retry-After` the endpoint sent wins.
+ */
+export function retryDelay(attempt: number, retryAfterMs: number | null, random: () => number): number {
+  if (retryAfterMs !== null) return Math.max(retryAfterMs, RETRY_FLOOR_MS);
+  const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.max(RETRY_FLOOR_MS, Math.floor(random() * ceiling));
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in milliseconds from `now`; null when absent or unreadable. */
+export function parseRetryAfter(header: string | null, now: number): number | null {
+  if (header === null || header.trim() === "") return null;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, RETRY_CAP_MS);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.min(Math.max(0, date - now), RETRY_CAP_MS);
+}
+
+export const byteLength = (text: string): number => new TextEncoder().encode(text).length;
 
 export function encodeBatch(batch: readonly WireEvent[], sentAt: number): string {
   return JSON.stringify({ sent_at: new Date(sentAt).toISOString(), batch });
 }
 
+const ENVELOPE_BYTES = byteLength(encodeBatch([], 0)) + 1;
+
+/**
+ * How many of `sizes` (bytes of each event's JSON, oldest first) go into the next request: at most `maxCount`,
+ * and a body of at most `maxBytes`; always at least one, since no single event exceeds MAX_EVENT_BYTES.
+ */
+export function batchLength(sizes: readonly number[], maxCount: number, maxBytes = MAX_BODY_BYTES): number {
+  let bytes = ENVELOPE_BYTES;
+  let count = 0;
+  for (const size of sizes) {
+    if (count >= maxCount || (count > 0 && bytes + size + 1 > maxBytes)) break;
+    bytes += size + 1;
+    count++;
+  }
+  return count;
+}
+
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface PostResult {
+  status: number;
+  retryAfter: string | null;
+}
+
 /**
  * POSTs a batch as `text/plain`: a CORS-safelisted content type, so a cross-origin endpoint needs no preflight.
- * Resolves to the HTTP status, or 0 when the request failed on the network; never rejects.
+ * Resolves to the HTTP status (0 when the request failed on the network) and `Retry-After`; never rejects.
  */
-export async function postBatch(fetch: typeof globalThis.fetch, endpoint: string, body: string, keepalive: boolean): Promise<number> {
+export async function postBatch(fetch: typeof globalThis.fetch, endpoint: string, body: string, keepalive: boolean): Promise<PostResult> {
   try {
     const response = await fetch(endpoint, {
       method: "POST",
       body,
       keepalive,
+      // A request that hangs would hold every later batch: give up and retry with backoff instead.
+      signal: typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : null,
       credentials: "omit",
       headers: { "Content-Type": "text/plain;charset=UTF-8" },
     });
-    return response.status;
+    return { status: response.status, retryAfter: response.headers.get("Retry-After") };
   } catch {
-    return 0;
+    return { status: 0, retryAfter: null };
   }
 }

@@ -1,6 +1,7 @@
 // The wire format of CONTRACT section 6 as an endpoint checks it. Node-side only: the browser builds these
 // objects itself (event.ts) and never imports this module, so it costs the bundle nothing.
 import { array, object, optional, pattern, size, string, type as loose, validate } from "superstruct";
+import { REFERRAL_CODE } from "./referral.js";
 import { issuesOf, jsonObject, type EventChecker, type Issue } from "./schema.js";
 
 const Timestamp = pattern(string(), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
@@ -11,7 +12,7 @@ const WireEventStruct = loose({
   timestamp: Timestamp,
   customer: loose({ source_id: size(string(), 1, 200) }),
   metadata: jsonObject,
-  referral: optional(object({ code: pattern(string(), /^[A-Za-z0-9._-]{1,64}$/) })),
+  referral: optional(object({ code: pattern(string(), REFERRAL_CODE) })),
   anonymous_id: size(string(), 1, 64),
 });
 

@@ -1,6 +1,8 @@
 // A tracker on happy-dom with its network and clock in the test's hands.
 import { vi } from "vitest";
 import { memoryStore, type KeyValueStore } from "../../src/storage.js";
+import { memoryOutbox } from "../../src/outbox.js";
+import { localLock } from "../../src/lock.js";
 import { createTracker, type TrackerEdges } from "../../src/tracker.js";
 import type { TrackerOptions } from "../../src/options.js";
 import type { SchemaDocument } from "../../src/schema.js";
@@ -37,7 +39,8 @@ export function startTracker<S extends SchemaDocument | undefined = undefined>(
   const store: KeyValueStore = edges.store ?? memoryStore();
   const tracker = createTracker<S>(
     { endpoint: "https://collect.example/v1/batch", onError: (error) => void errors.push(error), ...options } as TrackerOptions<S>,
-    { fetch: network.fetch, store, ...edges },
+    // Each tracker gets its own outbox unless a test shares one: fake-indexeddb lives as long as the test file.
+    { fetch: network.fetch, store, outbox: memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: () => undefined }), lock: localLock(), ...edges },
   );
   return { tracker, sent: network.sent, fetch: network.mock, errors, store, events: () => network.sent.flatMap((request) => request.batch) };
 }

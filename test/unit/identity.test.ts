@@ -21,6 +21,10 @@ describe("checkCustomer", () => {
     expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual(["customer.source_id", "customer.email", "customer.name"]);
   });
 
+  it("refuses a source_id in the anonymous namespace, which an endpoint would take for a visitor", () => {
+    expect(() => checkCustomer({ source_id: "anon_123" })).toThrow(/customer\.source_id: must not start with "anon_"/);
+  });
+
   it("rejects properties Voucherify's customer does not have here", () => {
     expect(() => checkCustomer({ source_id: "a", password: "x" })).toThrow(/customer\.password/);
   });

@@ -30,6 +30,7 @@ describe("compileSchema refuses a malformed schema, naming the bad path", () => 
     [{ events: { a: { customer: "yes" } } }, "events.a.customer"],
     [{ events: { a: { properties: { p: { type: "string", enum: [] } } } } }, "events.a.properties.p.enum"],
     [{ events: { [""]: {} } }, "events"],
+    [{ events: { a: { properties: { p: { type: "number", enum: [1, "two"] } } } } }, "events.a.properties.p.enum.1"],
   ])("%j → %s", (document, path) => {
     let error: unknown;
     try {
@@ -91,8 +92,9 @@ describe("checking an event", () => {
     expect(found[0]?.message).toContain(message);
   });
 
-  it("requires a time zone on datetimes", () => {
+  it("requires a time zone and a real calendar day on datetimes", () => {
     expect(issues(check("signed_up", { sign_up_date: "2019-01-25T14:30:00" }))[0]?.message).toContain("with a time zone");
+    expect(issues(check("signed_up", { sign_up_date: "2019-02-30T10:00:00Z" }))[0]?.path).toBe("metadata.sign_up_date");
     expect(check("signed_up", { sign_up_date: "2019-01-25T14:30:00+02:00" }).ok).toBe(true);
   });
 
@@ -129,6 +131,13 @@ describe("converting attribute strings to the declared types", () => {
 
   it("turns a parseable date-time into ISO 8601 UTC", () => {
     expect(check("signed_up", { sign_up_date: "2019-01-25T14:30:00Z" }, true, true)).toEqual({ ok: true, metadata: { sign_up_date: "2019-01-25T14:30:00.000Z" } });
+  });
+
+  it("reads a zone-less form datetime (datetime-local) as the visitor's local time, and nothing that is not ISO 8601", () => {
+    const local = "2019-01-25T14:30";
+    expect(check("signed_up", { sign_up_date: local }, true, true)).toEqual({ ok: true, metadata: { sign_up_date: new Date(local).toISOString() } });
+    expect(issues(check("signed_up", { sign_up_date: "5" }, true, true))[0]?.message).toContain('"5"');
+    expect(issues(check("signed_up", { sign_up_date: "Jan 25 2019" }, true, true))[0]?.path).toBe("metadata.sign_up_date");
   });
 
   it("names the original string when it does not convert", () => {

@@ -1,84 +1,304 @@
-import { describe, expect, it, vi } from "vitest";
-import { createSender } from "../../src/sender.js";
-import { classifyStatus } from "../../src/transport.js";
+// The delivery policy under fake timers: what leaves when, what stays, and what onError hears.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { localLock, type SendLock } from "../../src/lock.js";
+import { memoryOutbox, overflow, type Outbox, type OutboxKey } from "../../src/outbox.js";
+import { createSender, type SenderOptions } from "../../src/sender.js";
+import { batchLength, byteLength, classifyStatus, MAX_BODY_BYTES, parseRetryAfter, retryDelay } from "../../src/transport.js";
 import type { WireEvent } from "../../src/event.js";
-import { recordingFetch } from "./harness.js";
 
-const event = (n: number) => ({ id: `id-${n}`, event: "e", metadata: { n } }) as unknown as WireEvent;
+const event = (n: number, padding = 0): WireEvent => ({ id: `id-${n}`, event: "e", metadata: { n, pad: "x".repeat(padding) } }) as unknown as WireEvent;
+const item = (n: number, padding = 0) => {
+  const built = event(n, padding);
+  return { event: built, bytes: byteLength(JSON.stringify(built)) };
+};
 
-function sender(statuses: number[], batchSize = 10) {
-  const network = recordingFetch(statuses);
-  const errors: Error[] = [];
-  const timers: (() => void)[] = [];
-  const instance = createSender({
-    endpoint: "/v1/batch",
-    batchSize,
-    flushMs: 1000,
-    fetch: network.fetch,
-    now: () => 0,
-    setTimeout: (callback) => timers.push(callback),
-    clearTimeout: () => undefined,
-    onError: (error) => void errors.push(error),
-    log: () => undefined,
-  });
-  return { instance, sent: network.sent, errors, timers };
+interface Answer {
+  status: number;
+  retryAfter?: string;
 }
 
-describe("classifyStatus", () => {
+function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
+  const requests: { at: number; ids: string[]; keepalive: boolean; bytes: number }[] = [];
+  const errors: string[] = [];
+  const dropped: number[] = [];
+  const outbox: Outbox = overrides.outbox ?? memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: (count) => dropped.push(count) });
+  const fetch = vi.fn(async (_url: RequestInfo | URL, init: RequestInit = {}) => {
+    const body = String(init.body);
+    requests.push({ at: Date.now(), ids: (JSON.parse(body) as { batch: WireEvent[] }).batch.map((sent) => sent.id), keepalive: init.keepalive === true, bytes: byteLength(body) });
+    const answer = answers.shift() ?? { status: 200 };
+    if (answer.status === 0) throw new TypeError("Failed to fetch");
+    return new Response("{}", { status: answer.status, headers: answer.retryAfter ? { "Retry-After": answer.retryAfter } : {} });
+  });
+  let online = true;
+  const sender = createSender({
+    endpoint: "https://collect.example/v1/batch",
+    batchSize: 20,
+    flushMs: 2000,
+    outbox,
+    lock: localLock(),
+    tabId: "tab",
+    fetch: fetch as unknown as typeof globalThis.fetch,
+    sendBeacon: null,
+    isOnline: () => online,
+    now: Date.now,
+    random: () => 0.5,
+    setTimeout: (callback, ms) => setTimeout(callback, ms),
+    clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    onError: (error) => void errors.push(error.message),
+    log: () => undefined,
+    ...overrides,
+  });
+  /** Enqueues and lets the tick pass in which the outbox write happens (a 0 ms timer, fake here). */
+  const put = async (items: { event: WireEvent; bytes: number }[]) => {
+    const written = sender.enqueue(items);
+    await vi.advanceTimersByTimeAsync(0);
+    await written;
+  };
+  return { sender, put, outbox, requests, errors, dropped, setOnline: (value: boolean) => (online = value) };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(Date.parse("2026-11-26T10:00:00Z"));
+});
+afterEach(() => vi.useRealTimers());
+
+describe("the retry policy", () => {
   it.each([
     [200, "delivered"],
     [204, "delivered"],
     [400, "rejected"],
     [422, "rejected"],
+    [404, "rejected"],
     [413, "split"],
+    [401, "stop"],
+    [403, "stop"],
     [0, "retry"],
     [408, "retry"],
     [429, "retry"],
     [500, "retry"],
     [503, "retry"],
-  ])("%i → %s", (status, delivery) => expect(classifyStatus(status)).toBe(delivery));
-});
+  ])("HTTP %i → %s", (status, delivery) => expect(classifyStatus(status)).toBe(delivery));
 
-describe("the in-memory sender", () => {
-  it("drops a rejected batch and tells onError how many events", async () => {
-    const { instance, errors } = sender([422]);
-    await instance.enqueue([event(1), event(2)]);
-    await instance.flush();
-    expect(instance.pending()).toBe(0);
-    expect(errors[0]?.message).toContain("refused 2 event(s) with HTTP 422");
+  it("backs off exponentially with full jitter, from 1 s up to a 5 minute cap", () => {
+    expect([1, 2, 3, 4].map((attempt) => retryDelay(attempt, null, () => 0.999))).toEqual([999, 1998, 3996, 7992]);
+    expect(retryDelay(30, null, () => 0.999)).toBe(299_700);
+    expect(retryDelay(3, null, () => 0.25)).toBe(1000);
+    expect(retryDelay(1, null, () => 0)).toBe(100); // the floor: never a busy loop
   });
 
-  it("keeps a batch that failed on the network or with 5xx, in order, for the next attempt", async () => {
-    const { instance, sent, timers } = sender([0, 503]);
-    await instance.enqueue([event(1), event(2)]);
-    const scheduled = timers.length;
-    await instance.flush();
-    expect(instance.pending()).toBe(2);
-    expect(timers.length - scheduled).toBe(1); // a later attempt is scheduled, not a busy loop
-    await instance.enqueue([event(3)]);
-    await instance.flush();
-    await instance.flush();
-    expect(sent.map((request) => request.batch.map((item) => item.id))).toEqual([
-      ["id-1", "id-2"],
-      ["id-1", "id-2", "id-3"],
-      ["id-1", "id-2", "id-3"],
-    ]);
-    expect(instance.pending()).toBe(0);
+  it("lets Retry-After win, in seconds or as an HTTP date", () => {
+    const now = Date.parse("2026-11-26T10:00:00Z");
+    expect(parseRetryAfter("7", now)).toBe(7000);
+    expect(parseRetryAfter("Thu, 26 Nov 2026 10:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Thu, 26 Nov 2026 09:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeNull();
+    expect(parseRetryAfter(null, now)).toBeNull();
+    expect(retryDelay(5, 7000, () => 0.999)).toBe(7000);
+  });
+});
+
+describe("batches", () => {
+  it("packs at most batchSize events and never a body over 64 KB", () => {
+    expect(batchLength([100, 100, 100], 2)).toBe(2);
+    expect(batchLength(Array.from({ length: 10 }, () => 20_000), 20)).toBe(3);
+    expect(batchLength([70_000], 20)).toBe(1);
+  });
+
+  it("splits large events across requests of at most 64 KB", async () => {
+    const { sender, put, requests } = setup();
+    await put(Array.from({ length: 10 }, (_, n) => item(n, 15_000)));
+    await sender.flush();
+    expect(requests.flatMap((request) => request.ids)).toHaveLength(10);
+    expect(requests.length).toBeGreaterThan(1);
+    for (const request of requests) expect(request.bytes).toBeLessThanOrEqual(MAX_BODY_BYTES);
+  });
+
+  it("writes events of one tick in one transaction, keeping their order", async () => {
+    const { sender, put, outbox, requests } = setup();
+    const add = vi.spyOn(outbox, "add");
+    const written = [sender.enqueue([item(1)]), sender.enqueue([item(2)]), sender.enqueue([item(3)])];
+    await vi.advanceTimersByTimeAsync(0);
+    await Promise.all(written);
+    expect(add).toHaveBeenCalledTimes(1);
+    await sender.flush();
+    expect(requests.map((request) => request.ids)).toEqual([["id-1", "id-2", "id-3"]]);
+  });
+
+  it("flushes at batchSize without waiting for flushMs, and after flushMs otherwise", async () => {
+    const { sender, put, requests } = setup([], { batchSize: 3 });
+    const tick = [1, 2, 3].map((n) => sender.enqueue([item(n)]));
+    await vi.advanceTimersByTimeAsync(0);
+    await Promise.all(tick);
+    expect(requests.map((request) => request.ids)).toEqual([["id-1", "id-2", "id-3"]]);
+    await put([item(4)]);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests.map((request) => request.ids)).toEqual([["id-1", "id-2", "id-3"], ["id-4"]]);
+  });
+
+  it("sends everything that waits once a flush starts, in batches", async () => {
+    const { sender, requests } = setup([], { batchSize: 3 });
+    const tick = [1, 2, 3, 4, 5, 6, 7].map((n) => sender.enqueue([item(n)]));
+    await vi.advanceTimersByTimeAsync(0);
+    await Promise.all(tick);
+    expect(requests.map((request) => request.ids.length)).toEqual([3, 3, 1]);
+  });
+});
+
+describe("delivery", () => {
+  it("removes delivered events from the outbox", async () => {
+    const { sender, put, outbox } = setup();
+    await put([item(1), item(2)]);
+    await sender.flush();
+    expect(await outbox.count()).toBe(0);
+  });
+
+  it("drops a 400/422 batch and tells onError how many events", async () => {
+    const { sender, put, outbox, errors, requests } = setup([{ status: 422 }]);
+    await put([item(1), item(2)]);
+    await sender.flush();
+    expect(await outbox.count()).toBe(0);
+    expect(errors).toEqual([expect.stringContaining("2 event(s) refused with HTTP 422")]);
+    await sender.flush();
+    expect(requests).toHaveLength(1);
+  });
+
+  it("keeps a 503 batch, waits out the backoff without sending, then delivers it", async () => {
+    const { sender, put, outbox, requests } = setup([{ status: 503 }, { status: 503 }]);
+    await put([item(1)]);
+    await sender.flush(); // attempt 1 fails: wait 0.5 × 1 s
+    await sender.flush(); // inside the backoff: nothing is sent
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1); // attempt 2 fails: wait 0.5 × 2 s
+    expect(requests).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(requests.map((request) => request.ids)).toEqual([["id-1"], ["id-1"], ["id-1"]]);
+    expect(await outbox.count()).toBe(0);
+  });
+
+  it("honours Retry-After on a 429", async () => {
+    const { sender, put, requests } = setup([{ status: 429, retryAfter: "7" }]);
+    await put([item(1)]);
+    await sender.flush();
+    await vi.advanceTimersByTimeAsync(6999);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests).toHaveLength(2);
+  });
+
+  it("sends at most a handful of requests over ten minutes of an unreachable endpoint", async () => {
+    const { sender, put, outbox, requests } = setup(Array.from({ length: 100 }, () => ({ status: 0 })));
+    await put([item(1)]);
+    await sender.flush();
+    for (let second = 0; second < 600; second++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      if (second % 10 === 0) void sender.flush(); // new events and flush() calls do not cut the backoff short
+    }
+    expect(requests.length).toBeGreaterThanOrEqual(8);
+    expect(requests.length).toBeLessThanOrEqual(12);
+    expect(await outbox.count()).toBe(1);
+  });
+
+  it("stops sending on 401/403, keeps the events, and says so", async () => {
+    const { sender, put, outbox, requests, errors } = setup([{ status: 401 }]);
+    await put([item(1)]);
+    await sender.flush();
+    await vi.advanceTimersByTimeAsync(600_000);
+    await sender.flush();
+    expect(requests).toHaveLength(1);
+    expect(await outbox.count()).toBe(1);
+    expect(errors).toEqual([expect.stringContaining("HTTP 401: sending stops")]);
   });
 
   it("splits a batch the endpoint found too large (413) and resends it in halves", async () => {
-    const { instance, sent } = sender([413]);
-    await instance.enqueue([1, 2, 3, 4].map(event));
-    await instance.flush();
-    expect(sent.map((request) => request.batch.length)).toEqual([4, 2, 2]);
+    const { sender, put, requests } = setup([{ status: 413 }]);
+    await put([1, 2, 3, 4].map((n) => item(n)));
+    await sender.flush();
+    expect(requests.map((request) => request.ids)).toEqual([["id-1", "id-2", "id-3", "id-4"], ["id-1", "id-2"], ["id-3", "id-4"]]);
   });
 
-  it("runs overlapping flushes one after another, so batches keep their order", async () => {
-    const { instance, sent } = sender([], 1);
-    const flushing = vi.fn();
-    await instance.enqueue([event(1), event(2)]);
-    await Promise.all([instance.flush().then(flushing), instance.flush().then(flushing), instance.flush().then(flushing)]);
-    expect(sent.map((request) => request.batch[0]?.id)).toEqual(["id-1", "id-2"]);
-    expect(flushing).toHaveBeenCalledTimes(3);
+  it("attempts nothing while offline, and sends when the browser is back online", async () => {
+    const { sender, put, requests, setOnline } = setup();
+    setOnline(false);
+    await put([item(1)]);
+    await sender.flush();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(requests).toHaveLength(0);
+    setOnline(true);
+    sender.online();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(requests).toHaveLength(1);
+  });
+
+  it("waits and looks again when another tab holds the send lock", async () => {
+    let othersHold = true;
+    const lock: SendLock = async (work) => (othersHold ? false : (await work(), true));
+    const { sender, put, requests } = setup([], { lock });
+    await put([item(1)]);
+    await sender.flush();
+    expect(requests).toHaveLength(0);
+    othersHold = false;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(requests).toHaveLength(1);
+  });
+});
+
+describe("when the page goes away", () => {
+  it("sends this tab's unconfirmed events with keepalive, and keeps them queued until confirmed", async () => {
+    const { sender, put, outbox, requests } = setup([{ status: 0 }]);
+    await put([item(1), item(2)]);
+    sender.flushOnExit();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(requests).toEqual([expect.objectContaining({ ids: ["id-1", "id-2"], keepalive: true })]);
+    expect(await outbox.count()).toBe(2);
+    sender.flushOnExit();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await outbox.count()).toBe(0);
+  });
+
+  it("includes events not yet written to storage", async () => {
+    const { sender, put, requests } = setup();
+    void sender.enqueue([item(1)]);
+    sender.flushOnExit();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(requests[0]).toMatchObject({ ids: ["id-1"], keepalive: true });
+  });
+
+  it("keeps keepalive bodies within 64 KB in all, and hands the rest to sendBeacon", async () => {
+    const beacons: number[] = [];
+    const { sender, put, requests } = setup([], {
+      sendBeacon: (_url, body) => {
+        beacons.push(body.size);
+        return true;
+      },
+    });
+    await put(Array.from({ length: 8 }, (_, n) => item(n, 15_000)));
+    sender.flushOnExit();
+    expect(requests.reduce((sum, request) => sum + request.bytes, 0)).toBeLessThanOrEqual(MAX_BODY_BYTES);
+    expect(requests.length + beacons.length).toBeGreaterThanOrEqual(2);
+    expect(beacons.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the outbox bound", () => {
+  const key = (time: number, bytes: number): OutboxKey => [time, "t", time, bytes];
+
+  it("drops the oldest events beyond the count or the byte bound", () => {
+    expect(overflow([key(1, 10), key(2, 10), key(3, 10)], 2, 1000)).toEqual([key(1, 10)]);
+    expect(overflow([key(1, 600), key(2, 300), key(3, 300)], 10, 1000)).toEqual([key(1, 600)]);
+    expect(overflow([key(1, 10)], 10, 1000)).toEqual([]);
+  });
+
+  it("tells onDropped how many went, never silently", async () => {
+    const dropped: number[] = [];
+    const outbox = memoryOutbox({ maxEvents: 3, maxBytes: 1_000_000, onDropped: (count) => dropped.push(count) });
+    const { sender, put } = setup([], { outbox });
+    await put([1, 2, 3, 4, 5].map((n) => item(n)));
+    expect(dropped).toEqual([2]);
+    expect((await outbox.peek(10)).map((entry) => entry.event.id)).toEqual(["id-3", "id-4", "id-5"]);
   });
 });

@@ -1,0 +1,139 @@
+// The outbox: every event `track` accepted, kept in IndexedDB until the endpoint confirms it.
+// Shared by every tab of the site (one database), bounded, and ordered by its keys.
+import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
+import type { WireEvent } from "./event.js";
+
+/**
+ * `[time, tab, seq, bytes]`: IndexedDB orders array keys element by element, so entries sort by the time they
+ * were tracked (then by tab and sequence), and the byte bound can be checked from keys alone, without reading events.
+ */
+export type OutboxKey = [number, string, number, number];
+
+export interface OutboxEntry {
+  key: OutboxKey;
+  event: WireEvent;
+}
+
+export interface Outbox {
+  /** Writes entries durably, all in one transaction; resolves when they are committed. */
+  add(entries: OutboxEntry[]): Promise<void>;
+  /** The oldest entries, at most `limit`. */
+  peek(limit: number): Promise<OutboxEntry[]>;
+  remove(keys: OutboxKey[]): Promise<void>;
+  count(): Promise<number>;
+}
+
+export interface OutboxBounds {
+  maxEvents: number;
+  maxBytes: number;
+  /** Told how many of the oldest events had to go to make room: never silently. */
+  onDropped: (count: number) => void;
+}
+
+export const DEFAULT_BOUNDS = { maxEvents: 1000, maxBytes: 1_000_000 };
+
+/** The oldest keys to drop so that what remains is within both bounds (`keys` oldest first). */
+export function overflow(keys: readonly OutboxKey[], maxEvents: number, maxBytes: number): OutboxKey[] {
+  let bytes = keys.reduce((sum, key) => sum + key[3], 0);
+  let drop = 0;
+  while (drop < keys.length && (keys.length - drop > maxEvents || bytes > maxBytes)) {
+    bytes -= keys[drop]?.[3] ?? 0;
+    drop++;
+  }
+  return keys.slice(0, drop);
+}
+
+export function compareKeys(a: OutboxKey, b: OutboxKey): number {
+  for (let i = 0; i < 3; i++) {
+    const x = a[i] as number | string;
+    const y = b[i] as number | string;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+const sameKey = (a: OutboxKey, b: OutboxKey) => compareKeys(a, b) === 0;
+
+export function memoryOutbox(bounds: OutboxBounds): Outbox {
+  let entries: OutboxEntry[] = [];
+  return {
+    async add(added) {
+      entries = [...entries, ...added].sort((a, b) => compareKeys(a.key, b.key));
+      const dropped = overflow(entries.map((entry) => entry.key), bounds.maxEvents, bounds.maxBytes);
+      if (dropped.length > 0) {
+        entries = entries.slice(dropped.length);
+        bounds.onDropped(dropped.length);
+      }
+    },
+    peek: async (limit) => entries.slice(0, limit),
+    async remove(keys) {
+      entries = entries.filter((entry) => !keys.some((key) => sameKey(key, entry.key)));
+    },
+    count: async () => entries.length,
+  };
+}
+
+// Only array keys are events; anything else in the store (the lease of lock.ts) sorts before them.
+const EVENTS = () => IDBKeyRange.lowerBound([]);
+
+/** The outbox in IndexedDB through idb-keyval's `createStore`, whose callback hands over the raw object store. */
+export function idbOutbox(store: UseStore, bounds: OutboxBounds): Outbox {
+  return {
+    add: (added) =>
+      store("readwrite", async (objects) => {
+        for (const entry of added) objects.put(entry.event, entry.key);
+        // The bound is enforced in the same transaction, so two tabs adding at once cannot both overshoot it.
+        const keys = (await promisifyRequest(objects.getAllKeys(EVENTS()))) as OutboxKey[];
+        const dropped = overflow(keys, bounds.maxEvents, bounds.maxBytes);
+        for (const key of dropped) objects.delete(key);
+        await promisifyRequest(objects.transaction);
+        if (dropped.length > 0) bounds.onDropped(dropped.length);
+      }),
+    peek: (limit) =>
+      store("readonly", async (objects) => {
+        const [keys, events] = await Promise.all([
+          promisifyRequest(objects.getAllKeys(EVENTS(), limit)) as Promise<OutboxKey[]>,
+          promisifyRequest(objects.getAll(EVENTS(), limit)) as Promise<WireEvent[]>,
+        ]);
+        return keys.map((key, index) => ({ key, event: events[index] as WireEvent }));
+      }),
+    remove: (keys) =>
+      store("readwrite", (objects) => {
+        for (const key of keys) objects.delete(key);
+        return promisifyRequest(objects.transaction);
+      }),
+    count: () => store("readonly", (objects) => promisifyRequest(objects.count(EVENTS()))),
+  };
+}
+
+/**
+ * The outbox reftrack uses: IndexedDB, until it fails (blocked, quota, an unreadable entry). Then it moves to memory
+ * for the rest of the page's life, carrying over the entries of the failed write, and `onFailure` hears it once.
+ */
+export function resilientOutbox(dbName: string, bounds: OutboxBounds, onFailure: (error: unknown) => void): Outbox {
+  let current: Outbox | null = null;
+  let fallback: Outbox | null = null;
+  const toMemory = (error: unknown): Outbox => {
+    if (!fallback) {
+      fallback = memoryOutbox(bounds);
+      onFailure(error);
+    }
+    current = fallback;
+    return fallback;
+  };
+  const use = async <T,>(operation: (outbox: Outbox) => Promise<T>, recover: (memory: Outbox) => Promise<T>): Promise<T> => {
+    if (current === fallback && fallback) return operation(fallback);
+    try {
+      current ??= idbOutbox(createStore(dbName, "events"), bounds);
+      return await operation(current);
+    } catch (error) {
+      return recover(toMemory(error));
+    }
+  };
+  return {
+    add: (entries) => use((outbox) => outbox.add(entries), (memory) => memory.add(entries)),
+    peek: (limit) => use((outbox) => outbox.peek(limit), (memory) => memory.peek(limit)),
+    remove: (keys) => use((outbox) => outbox.remove(keys), (memory) => memory.remove(keys)),
+    count: () => use((outbox) => outbox.count(), (memory) => memory.count()),
+  };
+}
