@@ -43,6 +43,8 @@ export function createSender(options: SenderOptions): Sender {
   let sequence = 0;
   /** This tab's events not yet confirmed, written or not: what a closing page can still send without storage. */
   const unconfirmed = new Map<string, OutboxEntry>();
+  /** Entries in an exit request not yet answered: `visibilitychange` and `pagehide` both fire on close. */
+  const leaving = new Set<string>();
   let unwritten: OutboxEntry[] = [];
   let writing: Promise<void> | null = null;
   let writtenSinceFlush = 0;
@@ -156,7 +158,7 @@ export function createSender(options: SenderOptions): Sender {
     flushOnExit() {
       // Start committing what is not written yet; the keepalive requests below do not wait for it.
       if (unwritten.length > 0) void write();
-      const entries = [...unconfirmed.values()];
+      const entries = [...unconfirmed.values()].filter((entry) => !leaving.has(keyId(entry.key)));
       let budget = MAX_BODY_BYTES;
       while (entries.length > 0 && !stopped) {
         const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), options.batchSize));
@@ -164,7 +166,10 @@ export function createSender(options: SenderOptions): Sender {
         const bytes = byteLength(body);
         if (bytes <= budget) {
           budget -= bytes;
+          const ids = batch.map((entry) => keyId(entry.key));
+          ids.forEach((id) => leaving.add(id));
           void postBatch(options.fetch, options.endpoint, body, true).then((result) => {
+            ids.forEach((id) => leaving.delete(id));
             if (classifyStatus(result.status) === "delivered") return settle(batch);
           });
         } else if (!options.sendBeacon?.(options.endpoint, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {

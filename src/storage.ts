@@ -20,13 +20,13 @@ export function memoryStore(): KeyValueStore {
  * A store of reftrack's own in IndexedDB. The first failure (IndexedDB missing, blocked by the browser's privacy
  * settings, quota) moves it to memory for the rest of the page's life and is reported once: the page keeps working.
  */
-export function browserStore(dbName: string, storeName: string, onFailure: (error: Error) => void): KeyValueStore {
+export function browserStore(dbName: string, storeName: string, onFailure: (error: unknown) => void): KeyValueStore {
   let idb: UseStore | null = null;
   let fallback: KeyValueStore | null = null;
   const fail = (error: unknown): KeyValueStore => {
     if (!fallback) {
       fallback = memoryStore();
-      onFailure(new Error(`IndexedDB is unavailable (${errorMessage(error)}); reftrack keeps its state in memory for this page`));
+      onFailure(error);
     }
     return fallback;
   };

@@ -61,12 +61,17 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const fetch = edges.fetch ?? win.fetch.bind(win);
   const now = edges.now ?? Date.now;
   const newId = edges.newId ?? (() => randomId(win.crypto));
-  const store = edges.store ?? browserStore("reftrack", "state", report);
+  // The state store and the outbox fail for the same reason (IndexedDB blocked, quota): say it once.
+  let storageReported = false;
+  const storageFailed = (error: unknown) => {
+    if (storageReported) return;
+    storageReported = true;
+    report(new Error(`IndexedDB is unavailable (${errorMessage(error)}); reftrack keeps its state and queued events in memory for this page`));
+  };
+  const store = edges.store ?? browserStore("reftrack", "state", storageFailed);
   const outbox =
     edges.outbox ??
-    resilientOutbox(OUTBOX_DB, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, (error) =>
-      report(new Error(`The outbox cannot use IndexedDB (${errorMessage(error)}); events wait in memory for this page`)),
-    );
+    resilientOutbox(OUTBOX_DB, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, storageFailed);
   const tabId = newId();
   const sender = createSender({
     endpoint: settings.endpoint,

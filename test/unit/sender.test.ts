@@ -260,6 +260,15 @@ describe("when the page goes away", () => {
     expect(await outbox.count()).toBe(0);
   });
 
+  it("does not send the same events twice when both visibilitychange and pagehide fire", async () => {
+    const { sender, put, requests } = setup();
+    await put([item(1)]);
+    sender.flushOnExit();
+    sender.flushOnExit();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(requests.map((request) => request.ids)).toEqual([["id-1"]]);
+  });
+
   it("includes events not yet written to storage", async () => {
     const { sender, put, requests } = setup();
     void sender.enqueue([item(1)]);

@@ -327,8 +327,7 @@ describe("storage failures", () => {
     const blocked = vi.spyOn(indexedDB, "open").mockImplementation(() => {
       throw new DOMException("The user denied permission to access the database.", "SecurityError");
     });
-    const store = browserStore("reftrack-blocked", "state", (error) => errors.push(error));
-    const { tracker, events } = start({}, { store });
+    const { tracker, events } = start({ onError: (error) => void errors.push(error) }, { store: undefined, outbox: undefined });
     await tracker.identify({ source_id: "u1" });
     await tracker.track("e");
     await tracker.flush();

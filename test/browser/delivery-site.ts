@@ -1,0 +1,125 @@
+// A site and a separate collection endpoint (another origin, so CORS is real), both under the test's control:
+// the endpoint can be taken down and brought back on the same port, answer scripted statuses, be slow, and it
+// counts every id it receives, duplicates included.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFileSync } from "node:fs";
+import type { AddressInfo, Socket } from "node:net";
+
+export interface Answer {
+  status: number;
+  retryAfter?: string;
+}
+
+export interface Collector {
+  url: string;
+  /** Every id received, in order, duplicates included. */
+  ids: string[];
+  /** Arrival time of each request, and how many events it carried. */
+  requests: { at: number; count: number; bytes: number }[];
+  maxInFlight: number;
+  answers: Answer[];
+  delayMs: number;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+  duplicates(): number;
+}
+
+const listen = (server: Server, port = 0) =>
+  new Promise<number>((resolve) => server.listen(port, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+
+function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+const readBody = (request: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let body = "";
+    request.setEncoding("utf8");
+    request.on("data", (chunk: string) => (body += chunk));
+    request.on("end", () => resolve(body));
+  });
+
+export async function startCollector(): Promise<Collector> {
+  let inFlight = 0;
+  const collector: Collector = {
+    url: "",
+    ids: [],
+    requests: [],
+    maxInFlight: 0,
+    answers: [],
+    delayMs: 0,
+    down: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+    up: async () => void (await listen(server, port)),
+    close: () => collector.down(),
+    duplicates: () => collector.ids.length - new Set(collector.ids).size,
+  };
+  const cors = (response: ServerResponse) => {
+    response.setHeader("Access-Control-Allow-Origin", "*");
+    response.setHeader("Access-Control-Expose-Headers", "Retry-After");
+  };
+  const server = createServer(async (request, response) => {
+    cors(response);
+    if (request.method !== "POST") return void response.writeHead(204).end();
+    inFlight++;
+    collector.maxInFlight = Math.max(collector.maxInFlight, inFlight);
+    try {
+      const body = await readBody(request);
+      if (collector.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, collector.delayMs));
+      const answer = collector.answers.shift() ?? { status: 200 };
+      const batch = (JSON.parse(body) as { batch: { id: string }[] }).batch;
+      collector.requests.push({ at: Date.now(), count: batch.length, bytes: Buffer.byteLength(body) });
+      if (answer.status >= 200 && answer.status < 300) collector.ids.push(...batch.map((event) => event.id));
+      response.writeHead(answer.status, answer.retryAfter ? { "Retry-After": answer.retryAfter } : {}).end("{}");
+    } finally {
+      inFlight--;
+    }
+  });
+  const sockets = trackSockets(server);
+  const port = await listen(server);
+  collector.url = `http://127.0.0.1:${port}/v1/batch`;
+  return collector;
+}
+
+export interface Site {
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Pages with the script tag of CONTRACT section 2 pointed at `endpoint`; `/page.html` and `/other.html`. */
+export async function startSite(endpoint: string, attributes: Record<string, string> = {}): Promise<Site> {
+  const bundle = readFileSync("dist/reftrack.js");
+  const tag = Object.entries({ "data-endpoint": endpoint, ...attributes })
+    .map(([name, value]) => `${name}="${value}"`)
+    .join(" ");
+  const page = (title: string, body: string) => `<!doctype html><html><head><title>${title}</title><link rel="icon" href="data:,">
+<script>window.reftrack = window.reftrack || function () { (reftrack.q = reftrack.q || []).push(arguments) };</script>
+<script async src="/reftrack.js" ${tag}></script></head><body>${body}</body></html>`;
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://x").pathname;
+    if (path === "/reftrack.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(bundle);
+    if (path === "/page.html") return void response.writeHead(200, { "Content-Type": "text/html" }).end(page("page", `<a id="away" href="/other.html" data-track="left_page">Away</a>`));
+    if (path === "/other.html") return void response.writeHead(200, { "Content-Type": "text/html" }).end(page("other", "<p>other</p>"));
+    response.writeHead(404).end();
+  });
+  const sockets = trackSockets(server);
+  const port = await listen(server);
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
