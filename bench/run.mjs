@@ -1,7 +1,9 @@
 // `npm run bench`: every benchmark in bench/, one after another, each printing figures a reader can compare over time.
+import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 
-for (const script of ["bench/size.mjs"]) {
-  console.log(`\n## ${script}\n`);
+await build({ entryPoints: ["bench/delivery.ts"], outfile: ".build/bench-delivery.js", bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "warning" });
+for (const script of ["bench/size.mjs", ".build/bench-delivery.js"]) {
+  console.log(`\n## ${script.replace(".build/bench-", "bench/").replace(/\.js$/, ".ts")}\n`);
   execFileSync(process.execPath, [script], { stdio: "inherit" });
 }

@@ -47,7 +47,18 @@ export function createDemoServer(options: DemoServerOptions): FastifyInstance {
   app.get("/reftrack.js", (_request, reply) => reply.sendFile("reftrack.js", resolve(options.distDir)));
   app.get("/healthz", async () => ({ ok: true }));
 
+  // "Simulate an outage" on the live view: batches get 503 with Retry-After until then.
+  let outageUntil = 0;
+  app.get("/demo/outage", async () => ({ until: outageUntil }));
+  app.post<{ Body: { seconds?: unknown } }>("/demo/outage", async (request) => {
+    const seconds = Math.min(Math.max(Number(request.body?.seconds) || 30, 1), 120);
+    outageUntil = Date.now() + seconds * 1000;
+    return { until: outageUntil };
+  });
+
   app.post("/v1/batch", async (request, reply) => {
+    const outageLeft = Math.ceil((outageUntil - Date.now()) / 1000);
+    if (outageLeft > 0) return reply.code(503).header("Retry-After", String(outageLeft)).send({ error: "Simulated outage" });
     const parsed = parseBatch(request.body);
     if ("issues" in parsed) return reply.code(400).send({ error: "Bad batch", issues: parsed.issues });
     let accepted = 0;

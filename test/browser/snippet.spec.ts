@@ -95,3 +95,20 @@ test("a code that is not a referral code is ignored, never shown, never sent", a
   await expect(page.locator("#referral-banner")).toBeHidden();
   expect(dialogs).toBe(0);
 });
+
+test("the demo's outage: an event clicked while the endpoint answers 503 arrives once it is back", async ({ page, request }) => {
+  const code = uniqueCode("OUT");
+  await page.goto(`/?ref=${code}`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: { version?: string } }).reftrack.version === "string");
+  const statuses: number[] = [];
+  page.on("response", (response) => {
+    if (response.url().endsWith("/v1/batch")) statuses.push(response.status());
+  });
+  await request.post("/demo/outage", { data: { seconds: 2 } });
+  await page.click("#share-facebook");
+  await page.evaluate(() => (window as unknown as { reftrack: { flush(): Promise<void> } }).reftrack.flush());
+  const events = await waitForEvents(request, { referral: code });
+  expect(events[0]?.event).toMatchObject({ event: "share_social", metadata: { network: "facebook" } });
+  expect(statuses[0]).toBe(503);
+  expect(statuses.at(-1)).toBe(200);
+});

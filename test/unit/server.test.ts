@@ -66,3 +66,16 @@ describe("the demo collection endpoint", () => {
     expect((await post(batch(event({ metadata: { network: "x".repeat(300_000) } })))).statusCode).toBe(413);
   });
 });
+
+describe("the demo's simulated outage", () => {
+  it("answers 503 with Retry-After until it is over, then accepts again", async () => {
+    const started = (await app.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 5 } })).json();
+    expect(started.until).toBeGreaterThan(Date.now());
+    const during = await post(batch(event()));
+    expect(during.statusCode).toBe(503);
+    expect(Number(during.headers["retry-after"])).toBeGreaterThanOrEqual(4);
+    await app.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await post(batch(event()))).statusCode).toBe(200);
+  });
+});
