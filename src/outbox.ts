@@ -2,6 +2,7 @@
 // Shared by every tab of the site (one database), bounded, and ordered by its keys.
 import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
 import type { WireEvent } from "./event.js";
+import { withMemoryFallback } from "./storage.js";
 
 /**
  * `[time, tab, seq, bytes]`: IndexedDB orders array keys element by element, so entries sort by the time they
@@ -106,34 +107,7 @@ export function idbOutbox(store: UseStore, bounds: OutboxBounds): Outbox {
   };
 }
 
-/**
- * The outbox reftrack uses: IndexedDB, until it fails (blocked, quota, an unreadable entry). Then it moves to memory
- * for the rest of the page's life, carrying over the entries of the failed write, and `onFailure` hears it once.
- */
+/** The outbox reftrack uses: IndexedDB, moving to memory for the page at the first failure (see withMemoryFallback). */
 export function resilientOutbox(dbName: string, bounds: OutboxBounds, onFailure: (error: unknown) => void): Outbox {
-  let current: Outbox | null = null;
-  let fallback: Outbox | null = null;
-  const toMemory = (error: unknown): Outbox => {
-    if (!fallback) {
-      fallback = memoryOutbox(bounds);
-      onFailure(error);
-    }
-    current = fallback;
-    return fallback;
-  };
-  const use = async <T,>(operation: (outbox: Outbox) => Promise<T>, recover: (memory: Outbox) => Promise<T>): Promise<T> => {
-    if (current === fallback && fallback) return operation(fallback);
-    try {
-      current ??= idbOutbox(createStore(dbName, "events"), bounds);
-      return await operation(current);
-    } catch (error) {
-      return recover(toMemory(error));
-    }
-  };
-  return {
-    add: (entries) => use((outbox) => outbox.add(entries), (memory) => memory.add(entries)),
-    peek: (limit) => use((outbox) => outbox.peek(limit), (memory) => memory.peek(limit)),
-    remove: (keys) => use((outbox) => outbox.remove(keys), (memory) => memory.remove(keys)),
-    count: () => use((outbox) => outbox.count(), (memory) => memory.count()),
-  };
+  return withMemoryFallback(() => idbOutbox(createStore(dbName, "events"), bounds), memoryOutbox(bounds), onFailure);
 }

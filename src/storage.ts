@@ -1,4 +1,4 @@
-// Where reftrack keeps its state: IndexedDB through idb-keyval, or memory where IndexedDB is blocked.
+// Where reftrack keeps things: IndexedDB through idb-keyval, or memory where IndexedDB is blocked.
 import { createStore, del, get, set, type UseStore } from "idb-keyval";
 
 export interface KeyValueStore {
@@ -16,34 +16,40 @@ export function memoryStore(): KeyValueStore {
   };
 }
 
+export function idbKeyValue(store: UseStore): KeyValueStore {
+  return { get: (key) => get(key, store), set: (key, value) => set(key, value, store), del: (key) => del(key, store) };
+}
+
+type AsyncMethods<T> = { [K in keyof T]: (...args: never[]) => Promise<unknown> };
+
 /**
- * A store of reftrack's own in IndexedDB. The first failure (IndexedDB missing, blocked by the browser's privacy
- * settings, quota) moves it to memory for the rest of the page's life and is reported once: the page keeps working.
+ * `open()` (IndexedDB) until its first failure (missing, blocked by privacy settings, quota, an unreadable entry);
+ * from then on `memory`, for the rest of the page's life. The call that failed is answered by memory too, so a
+ * failed write keeps what it carried, and `onFailure` hears it once: the page keeps working.
  */
+export function withMemoryFallback<T extends AsyncMethods<T>>(open: () => T, memory: T, onFailure: (error: unknown) => void): T {
+  let primary: T | null = null;
+  let failed = false;
+  const wrapped = {} as Record<keyof T, unknown>;
+  for (const name of Object.keys(memory) as (keyof T)[]) {
+    wrapped[name] = async (...args: never[]) => {
+      if (!failed) {
+        try {
+          primary ??= open();
+          return await primary[name](...args);
+        } catch (error) {
+          failed = true;
+          onFailure(error);
+        }
+      }
+      return memory[name](...args);
+    };
+  }
+  return wrapped as T;
+}
+
 export function browserStore(dbName: string, storeName: string, onFailure: (error: unknown) => void): KeyValueStore {
-  let idb: UseStore | null = null;
-  let fallback: KeyValueStore | null = null;
-  const fail = (error: unknown): KeyValueStore => {
-    if (!fallback) {
-      fallback = memoryStore();
-      onFailure(error);
-    }
-    return fallback;
-  };
-  const attempt = async <T,>(use: (store: UseStore) => Promise<T>, inMemory: (store: KeyValueStore) => Promise<T>): Promise<T> => {
-    if (fallback) return inMemory(fallback);
-    try {
-      idb ??= createStore(dbName, storeName);
-      return await use(idb);
-    } catch (error) {
-      return inMemory(fail(error));
-    }
-  };
-  return {
-    get: <T,>(key: string) => attempt((store) => get<T>(key, store), (memory) => memory.get<T>(key)),
-    set: (key, value) => attempt((store) => set(key, value, store), (memory) => memory.set(key, value)),
-    del: (key) => attempt((store) => del(key, store), (memory) => memory.del(key)),
-  };
+  return withMemoryFallback(() => idbKeyValue(createStore(dbName, storeName)), memoryStore(), onFailure);
 }
 
 export function errorMessage(error: unknown): string {
