@@ -2,7 +2,7 @@
 // Every timer, request and storage call comes in through options, so the whole policy runs under fake timers.
 import type { WireEvent } from "./event.js";
 import type { SendLock } from "./lock.js";
-import type { Outbox, OutboxEntry, OutboxKey } from "./outbox.js";
+import { compareKeys, type Outbox, type OutboxEntry, type OutboxKey } from "./outbox.js";
 import { batchLength, byteLength, classifyStatus, encodeBatch, MAX_BODY_BYTES, parseRetryAfter, postBatch, retryDelay } from "./transport.js";
 
 export interface Sender {
@@ -10,8 +10,12 @@ export interface Sender {
   enqueue(events: { event: WireEvent; bytes: number }[]): Promise<void>;
   /** Sends what waits in the outbox (every tab's), unless another tab is sending or a backoff is running. */
   flush(): Promise<void>;
-  /** The page is going away: this tab's unconfirmed events leave with `keepalive` and stay queued until confirmed. */
-  flushOnExit(): void;
+  /**
+   * The page is hidden (`unloading` false: it may come back, or be discarded) or unloading: this tab's unconfirmed
+   * events leave with `keepalive` and stay queued until confirmed. Only an unload resends a batch already in flight,
+   * since the browser cancels that request.
+   */
+  flushOnExit(unloading: boolean): void;
   /** The browser is back online: a wait caused by the network ends now. */
   online(): void;
 }
@@ -45,6 +49,8 @@ export function createSender(options: SenderOptions): Sender {
   const unconfirmed = new Map<string, OutboxEntry>();
   /** Entries in an exit request not yet answered: `visibilitychange` and `pagehide` both fire on close. */
   const leaving = new Set<string>();
+  /** Entries in the drain's request now in flight. */
+  const sendingNow = new Set<string>();
   let unwritten: OutboxEntry[] = [];
   let writing: Promise<void> | null = null;
   let writtenSinceFlush = 0;
@@ -64,7 +70,7 @@ export function createSender(options: SenderOptions): Sender {
     timer = options.setTimeout(() => {
       timer = null;
       timerAt = Number.POSITIVE_INFINITY;
-      void sender.flush();
+      void sender.flush().catch(options.onError);
     }, ms);
   };
 
@@ -74,7 +80,7 @@ export function createSender(options: SenderOptions): Sender {
     unwritten = [];
     await outbox.add(entries);
     writtenSinceFlush += entries.length;
-    if (writtenSinceFlush >= options.batchSize) void sender.flush();
+    if (writtenSinceFlush >= options.batchSize) void sender.flush().catch(options.onError);
     else schedule(options.flushMs);
   };
 
@@ -99,7 +105,9 @@ export function createSender(options: SenderOptions): Sender {
         continue;
       }
       const batch = peeked.slice(0, batchLength(peeked.map((entry) => entry.key[3]), size));
+      batch.forEach((entry) => sendingNow.add(keyId(entry.key)));
       const result = await postBatch(options.fetch, options.endpoint, encodeBatch(batch.map((entry) => entry.event), options.now()), false);
+      sendingNow.clear();
       const delivery = classifyStatus(result.status);
       options.log(`batch of ${batch.length} → ${result.status || "network error"} (${delivery})`);
       if (delivery === "split" && batch.length > 1) {
@@ -128,12 +136,26 @@ export function createSender(options: SenderOptions): Sender {
     }
   };
 
+  /**
+   * Forgets this tab's written entries older than the oldest one in the outbox: another tab delivered them, or the
+   * bound dropped them. Without this a hidden tab would resend what others delivered, and the map would only grow.
+   */
+  const forgetSettled = async () => {
+    const [oldest] = await outbox.peek(1);
+    const pending = new Set(unwritten.map((entry) => keyId(entry.key)));
+    for (const [id, entry] of unconfirmed) {
+      if (!pending.has(id) && (!oldest || compareKeys(entry.key, oldest.key) < 0)) unconfirmed.delete(id);
+    }
+  };
+
   const sendNow = async () => {
     if (writing) await writing;
     writtenSinceFlush = 0;
     const held = await options.lock(drain);
-    // Another tab is sending; it may finish before seeing events this tab wrote just now, so look again later.
-    if (!held) schedule(options.flushMs);
+    await forgetSettled();
+    // Another tab is sending; it may finish before seeing events this tab wrote just now, so look again later,
+    // for as long as this tab has events that nobody has confirmed.
+    if (!held && unconfirmed.size > 0) schedule(options.flushMs);
   };
 
   const sender: Sender = {
@@ -155,10 +177,10 @@ export function createSender(options: SenderOptions): Sender {
       sending = current;
       return current;
     },
-    flushOnExit() {
+    flushOnExit(unloading) {
       // Start committing what is not written yet; the keepalive requests below do not wait for it.
-      if (unwritten.length > 0) void write();
-      const entries = [...unconfirmed.values()].filter((entry) => !leaving.has(keyId(entry.key)));
+      if (unwritten.length > 0) void write().catch(options.onError);
+      const entries = [...unconfirmed.values()].filter((entry) => !leaving.has(keyId(entry.key)) && (unloading || !sendingNow.has(keyId(entry.key))));
       let budget = MAX_BODY_BYTES;
       while (entries.length > 0 && !stopped) {
         const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), options.batchSize));
@@ -183,7 +205,7 @@ export function createSender(options: SenderOptions): Sender {
         attempt = 0;
         waitingForNetwork = false;
       }
-      void sender.flush();
+      void sender.flush().catch(options.onError);
     },
   };
   return sender;

@@ -23,8 +23,9 @@ export function idbKeyValue(store: UseStore): KeyValueStore {
 type AsyncMethods<T> = { [K in keyof T]: (...args: never[]) => Promise<unknown> };
 
 /**
- * `open()` (IndexedDB) until its first failure (missing, blocked by privacy settings, quota, an unreadable entry);
- * from then on `memory`, for the rest of the page's life. The call that failed is answered by memory too, so a
+ * `open()` (IndexedDB) until it fails twice in a row (missing, blocked by privacy settings, quota, an unreadable
+ * entry); from then on `memory`, for the rest of the page's life. The first failure is retried once on a fresh
+ * connection, since Safari may drop one that then works again. The call that failed is answered by memory too, so a
  * failed write keeps what it carried, and `onFailure` hears it once: the page keeps working.
  */
 export function withMemoryFallback<T extends AsyncMethods<T>>(open: () => T, memory: T, onFailure: (error: unknown) => void): T {
@@ -33,13 +34,16 @@ export function withMemoryFallback<T extends AsyncMethods<T>>(open: () => T, mem
   const wrapped = {} as Record<keyof T, unknown>;
   for (const name of Object.keys(memory) as (keyof T)[]) {
     wrapped[name] = async (...args: never[]) => {
-      if (!failed) {
+      for (let attempt = 0; attempt < 2 && !failed; attempt++) {
         try {
           primary ??= open();
           return await primary[name](...args);
         } catch (error) {
-          failed = true;
-          onFailure(error);
+          primary = null;
+          if (attempt === 1) {
+            failed = true;
+            onFailure(error);
+          }
         }
       }
       return memory[name](...args);

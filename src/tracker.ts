@@ -54,7 +54,12 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const report = (error: unknown) => {
     const wrapped = error instanceof Error ? error : new Error(errorMessage(error));
     log(`error: ${wrapped.message}`);
-    onError(wrapped);
+    // The site's handler runs inside delivery: if it throws, sending must go on and nothing may reach the page.
+    try {
+      onError(wrapped);
+    } catch (thrown) {
+      console.warn("[reftrack] onError threw", thrown);
+    }
   };
 
   const win = edges.window ?? window;
@@ -190,7 +195,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 
   // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
   const onExit = (event: Event) => {
-    if (event.type === "pagehide" || win.document.visibilityState === "hidden") sender.flushOnExit();
+    if (event.type === "pagehide" || win.document.visibilityState === "hidden") sender.flushOnExit(event.type === "pagehide");
   };
   const onOnline = () => sender.online();
   win.document.addEventListener("visibilitychange", onExit);
@@ -231,13 +236,14 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 
 /** One sender across the site's tabs: Web Locks where the browser has them, else a lease in the outbox database. */
 function sendLock(win: Window, tabId: string, now: () => number): SendLock {
-  const locks = win.navigator.locks;
-  if (locks && typeof locks.request === "function") return webLock(locks, "reftrack-send", localLock());
+  let lease: SendLock;
   try {
-    return leaseLock(createStore(OUTBOX_DB, "events"), tabId, now);
+    lease = leaseLock(createStore(OUTBOX_DB, "events"), tabId, now);
   } catch {
-    return localLock();
+    lease = localLock();
   }
+  const locks = win.navigator.locks;
+  return locks && typeof locks.request === "function" ? webLock(locks, "reftrack-send", lease) : lease;
 }
 
 /**
@@ -248,7 +254,7 @@ function sendLock(win: Window, tabId: string, now: () => number): SendLock {
 function loadChecker(schema: unknown, fetch: typeof globalThis.fetch, report: (error: unknown) => void): Promise<EventChecker> {
   if (schema === undefined || schema === null) return Promise.resolve(schemaless);
   if (typeof schema !== "string") return Promise.resolve(compileSchema(schema));
-  return fetch(schema, { credentials: "omit" })
+  return fetch(schema, { credentials: "omit", signal: typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(10_000) : null })
     .then((response) => {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       return response.json() as Promise<unknown>;

@@ -4,12 +4,16 @@ import type { WireEvent } from "./event.js";
 /** What to do with a batch after the endpoint answered (status 0: no answer at all). */
 export type Delivery = "delivered" | "rejected" | "split" | "retry" | "stop";
 
+/**
+ * Only 400 and 422 say the events themselves are wrong. Any other answer (a 404 while an endpoint is redeployed, a
+ * 5xx, no answer) says nothing about them, so they are kept and retried rather than lost.
+ */
 export function classifyStatus(status: number): Delivery {
   if (status >= 200 && status < 300) return "delivered";
+  if (status === 400 || status === 422) return "rejected";
   if (status === 413) return "split";
   if (status === 401 || status === 403) return "stop";
-  if (status === 0 || status === 408 || status === 429 || status >= 500) return "retry";
-  return "rejected";
+  return "retry";
 }
 
 /** No request body over 64 KB: the keepalive budget of a page that is going away, and a sane size for any endpoint. */

@@ -112,6 +112,14 @@ test("two tabs with a queue each: one sends at a time, every id arrives once", a
   const ids = batches.flat();
   await expectDelivered(ids);
   expect(collector.maxInFlight).toBe(1);
+  // Each tab then goes to the background (a tab switch, not an unload): neither resends what the other delivered.
+  for (const tab of [first, second]) {
+    await tab.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+  }
+  await first.waitForTimeout(1000);
   expect(collector.duplicates()).toBe(0);
 });
 

@@ -69,7 +69,8 @@ describe("the retry policy", () => {
     [204, "delivered"],
     [400, "rejected"],
     [422, "rejected"],
-    [404, "rejected"],
+    [404, "retry"],
+    [409, "retry"],
     [413, "split"],
     [401, "stop"],
     [403, "stop"],
@@ -247,15 +248,55 @@ describe("delivery", () => {
   });
 });
 
+describe("several tabs on one outbox", () => {
+  it("a hidden tab does not resend what another tab delivered, nor what the bound dropped", async () => {
+    const dropped: number[] = [];
+    const outbox = memoryOutbox({ maxEvents: 3, maxBytes: 1_000_000, onDropped: (count) => dropped.push(count) });
+    const lock = localLock();
+    const tabA = setup([], { outbox, lock, tabId: "a" });
+    const tabB = setup([], { outbox, lock, tabId: "b" });
+    await tabA.put([1, 2, 3, 4, 5].map((n) => item(n)));
+    expect(dropped).toEqual([2]);
+    await tabB.sender.flush(); // B delivers A's three remaining events
+    await tabA.sender.flush(); // A sees an empty outbox and forgets them
+    tabA.sender.flushOnExit(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(tabB.requests.map((request) => request.ids)).toEqual([["id-3", "id-4", "id-5"]]);
+    expect(tabA.requests).toEqual([]);
+  });
+});
+
 describe("when the page goes away", () => {
+  it("a plain hide does not resend the batch in flight; an unload does, since the browser cancels it", async () => {
+    let answer: (response: Response) => void = () => undefined;
+    const inFlight = new Promise<Response>((resolve) => (answer = resolve));
+    const keepalive: string[][] = [];
+    const fetch = vi.fn(async (_url: RequestInfo | URL, init: RequestInit = {}) => {
+      if (!init.keepalive) return inFlight;
+      keepalive.push((JSON.parse(String(init.body)) as { batch: WireEvent[] }).batch.map((event) => event.id));
+      return new Response("{}");
+    });
+    const { sender, put } = setup([], { fetch: fetch as unknown as typeof globalThis.fetch });
+    await put([item(1)]);
+    const flushing = sender.flush();
+    await vi.advanceTimersByTimeAsync(0);
+    sender.flushOnExit(false);
+    expect(keepalive).toEqual([]);
+    sender.flushOnExit(true);
+    expect(keepalive).toEqual([["id-1"]]);
+    answer(new Response("{}"));
+    await flushing;
+  });
+
+
   it("sends this tab's unconfirmed events with keepalive, and keeps them queued until confirmed", async () => {
     const { sender, put, outbox, requests } = setup([{ status: 0 }]);
     await put([item(1), item(2)]);
-    sender.flushOnExit();
+    sender.flushOnExit(true);
     await vi.advanceTimersByTimeAsync(0);
     expect(requests).toEqual([expect.objectContaining({ ids: ["id-1", "id-2"], keepalive: true })]);
     expect(await outbox.count()).toBe(2);
-    sender.flushOnExit();
+    sender.flushOnExit(true);
     await vi.advanceTimersByTimeAsync(0);
     expect(await outbox.count()).toBe(0);
   });
@@ -263,8 +304,8 @@ describe("when the page goes away", () => {
   it("does not send the same events twice when both visibilitychange and pagehide fire", async () => {
     const { sender, put, requests } = setup();
     await put([item(1)]);
-    sender.flushOnExit();
-    sender.flushOnExit();
+    sender.flushOnExit(true);
+    sender.flushOnExit(true);
     await vi.advanceTimersByTimeAsync(0);
     expect(requests.map((request) => request.ids)).toEqual([["id-1"]]);
   });
@@ -272,7 +313,7 @@ describe("when the page goes away", () => {
   it("includes events not yet written to storage", async () => {
     const { sender, put, requests } = setup();
     void sender.enqueue([item(1)]);
-    sender.flushOnExit();
+    sender.flushOnExit(true);
     await vi.advanceTimersByTimeAsync(0);
     expect(requests[0]).toMatchObject({ ids: ["id-1"], keepalive: true });
   });
@@ -286,7 +327,7 @@ describe("when the page goes away", () => {
       },
     });
     await put(Array.from({ length: 8 }, (_, n) => item(n, 15_000)));
-    sender.flushOnExit();
+    sender.flushOnExit(true);
     expect(requests.reduce((sum, request) => sum + request.bytes, 0)).toBeLessThanOrEqual(MAX_BODY_BYTES);
     expect(requests.length + beacons.length).toBeGreaterThanOrEqual(2);
     expect(beacons.length).toBeGreaterThan(0);

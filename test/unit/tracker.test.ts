@@ -350,6 +350,19 @@ describe("storage failures", () => {
   });
 });
 
+describe("a site's onError that throws", () => {
+  it("does not stop delivery, and nothing reaches the page", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const { tracker, events } = start({ onError: () => { throw new Error("bug in the site's handler"); } }, { statuses: [422] });
+    await tracker.track("refused");
+    await tracker.flush();
+    await tracker.track("later");
+    await tracker.flush();
+    expect(events().map((event) => event.event)).toEqual(["refused", "later"]);
+    expect(warn).toHaveBeenCalledWith("[reftrack] onError threw", expect.any(Error));
+  });
+});
+
 describe("settings", () => {
   it("falls back to the default for a bad optional setting and reports it", async () => {
     const { tracker, errors, sent } = start({ batchSize: 0 });
