@@ -1,7 +1,7 @@
 // Builds the browser bundle, the npm entries with their types, and the demo server; prints every output's size.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
@@ -18,7 +18,9 @@ const bundle = async (options) => {
 mkdirSync("dist", { recursive: true });
 await bundle({ entryPoints: ["src/browser.ts"], outfile: "dist/reftrack.js", format: "iife", minify: true, target: browsers, platform: "browser" });
 await bundle({ entryPoints: ["src/index.ts", "src/schema.ts"], outdir: "dist", format: "esm", target: "es2022", packages: "external", splitting: true, platform: "neutral" });
+await bundle({ entryPoints: ["src/collector/cli.ts"], outfile: "dist/collector.js", format: "esm", platform: "node", target: "node20", packages: "external", banner: { js: "#!/usr/bin/env node" } });
 await bundle({ entryPoints: ["demo/server.ts"], outfile: ".build/demo-server.js", format: "esm", platform: "node", target: "node20", packages: "external" });
+chmodSync("dist/collector.js", 0o755);
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 
 const sizes = {};

@@ -6,7 +6,7 @@
   const POLL_MS = 1000;
   const ENDPOINT = "/v1/events?limit=100";
   const EMPTY_TEXT = "No events yet — open the landing page with ?ref=NRY-01 and click around.";
-  const COLUMNS = 7;
+  const COLUMNS = 6;
 
   const body = document.getElementById("events-body");
   const count = document.getElementById("event-count");
@@ -44,28 +44,15 @@
     return td;
   }
 
-  function statusCell(value) {
-    const td = el("td");
-    // Only the two known statuses pick a colour; anything else is shown plainly.
-    const known = value === "accepted" || value === "rejected";
-    td.append(el("span", known ? `badge badge-${value}` : "badge", asText(value) || "unknown"));
-    return td;
-  }
-
-  function issuesCell(issues) {
-    if (!Array.isArray(issues) || issues.length === 0) return cell("");
-    const td = el("td");
-    const list = el("ul", "issues");
-    for (const issue of issues) {
-      const item = el("li");
-      const path = isObject(issue) ? asText(issue.path) : "";
-      if (path) {
-        item.append(el("code", "", path), document.createTextNode(" "));
-      }
-      item.append(document.createTextNode(isObject(issue) ? asText(issue.message) : asText(issue)));
-      list.append(item);
-    }
-    td.append(list);
+  // Forwarding to Voucherify: sent (green), failed (red, with the reason as a tooltip), pending, or off.
+  function forwardingCell(forwarding) {
+    if (!isObject(forwarding)) return cell("", "nowrap");
+    const td = el("td", "nowrap");
+    const status = asText(forwarding.status);
+    const colour = status === "sent" ? "badge badge-accepted" : status === "failed" ? "badge badge-rejected" : "badge";
+    const badge = el("span", colour, status || "unknown");
+    if (asText(forwarding.last_error)) badge.title = asText(forwarding.last_error);
+    td.append(badge);
     return td;
   }
 
@@ -78,19 +65,18 @@
     }
   }
 
-  function row(received) {
-    const wire = isObject(received.event) ? received.event : {};
-    const tr = el("tr", received.status === "rejected" ? "is-rejected" : "");
-    tr.dataset.status = asText(received.status);
-    if (asText(wire.id)) tr.dataset.eventId = asText(wire.id);
+  // One stored event of GET /v1/events: { seq, id, received_at, event, source_id, referral_code, body, forwarding }.
+  function row(stored) {
+    const wire = isObject(stored.body) ? stored.body : {};
+    const tr = el("tr");
+    if (asText(stored.id)) tr.dataset.eventId = asText(stored.id);
     tr.append(
-      timeCell(received.received_at),
-      statusCell(received.status),
-      cell(asText(wire.event), "event-name"),
-      cell(isObject(wire.referral) ? asText(wire.referral.code) : "", "mono"),
-      cell(isObject(wire.customer) ? asText(wire.customer.source_id) : ""),
+      timeCell(stored.received_at),
+      cell(asText(stored.event), "event-name"),
+      cell(asText(stored.referral_code), "mono"),
+      cell(asText(stored.source_id)),
       cell(metadataText(wire.metadata), "json"),
-      issuesCell(received.issues),
+      forwardingCell(stored.forwarding),
     );
     return tr;
   }

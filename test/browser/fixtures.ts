@@ -2,10 +2,11 @@
 // and helpers to read what the demo collection endpoint received.
 import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 
+/** One stored event of the collector's GET /v1/events. */
 export interface Received {
-  status: "accepted" | "rejected";
-  issues: { path: string; message: string }[];
-  event: {
+  id: string;
+  referral_code: string | null;
+  body: {
     id: string;
     event: string;
     customer: { source_id: string; email?: string; name?: string };

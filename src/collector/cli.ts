@@ -1,0 +1,104 @@
+// `npx reftrack-collector`: the collection endpoint as a process. Defaults serve the demo with no flags.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { compileSchema, schemaless } from "../schema.js";
+import { openDb } from "./db.js";
+import { startForwarder } from "./forwarder.js";
+import { buildCollector, originMatcher } from "./server.js";
+import { createEventStore } from "./store.js";
+
+const HELP = `reftrack-collector: receives reftrack batches, checks and stores them, and forwards them to Voucherify.
+
+  --port N            port to listen on (8787; 0 picks a free one)
+  --host H            address to listen on (127.0.0.1; 0.0.0.0 for every interface)
+  --db PATH           SQLite database (./reftrack.db)
+  --schema PATH       event schema JSON to check events against (none: any event, JSON metadata)
+  --allow-origin O    a browser origin allowed to send; repeatable; "http://localhost:*" allows any port
+                      (default: http://localhost:* and http://127.0.0.1:*, for local development)
+  --rate-limit N      batches per minute per client address (120)
+
+Forwarding to Voucherify starts when VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY are set
+(VOUCHERIFY_API_URL defaults to https://api.voucherify.io).`;
+
+export interface CollectorFlags {
+  port: number;
+  host: string;
+  db: string;
+  schema: string | undefined;
+  allowOrigins: string[];
+  rateLimit: number;
+}
+
+export function parseFlags(args: string[]): CollectorFlags | "help" {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string", default: "8787" },
+      host: { type: "string", default: "127.0.0.1" },
+      db: { type: "string", default: "./reftrack.db" },
+      schema: { type: "string" },
+      "allow-origin": { type: "string", multiple: true },
+      "rate-limit": { type: "string", default: "120" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) return "help";
+  const port = Number(values.port);
+  const rateLimit = Number(values["rate-limit"]);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, not ${values.port}`);
+  if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new Error(`--rate-limit must be a whole number of batches per minute, not ${values["rate-limit"]}`);
+  return {
+    port,
+    host: values.host,
+    db: values.db,
+    schema: values.schema,
+    allowOrigins: values["allow-origin"] ?? ["http://localhost:*", "http://127.0.0.1:*"],
+    rateLimit,
+  };
+}
+
+export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const flags = parseFlags(args);
+  if (flags === "help") return void console.log(HELP);
+  const checker = flags.schema ? compileSchema(JSON.parse(readFileSync(flags.schema, "utf8"))) : schemaless;
+  const db = openDb(flags.db);
+  const forwarding = Boolean(env.VOUCHERIFY_APP_ID && env.VOUCHERIFY_SECRET_KEY);
+  const store = createEventStore(db, { forwarding });
+  const forwarder = forwarding
+    ? startForwarder({
+        store,
+        apiUrl: env.VOUCHERIFY_API_URL || "https://api.voucherify.io",
+        appId: env.VOUCHERIFY_APP_ID ?? "",
+        secretKey: env.VOUCHERIFY_SECRET_KEY ?? "",
+        log: (message) => app.log.info(message),
+      })
+    : null;
+  const app = await buildCollector({
+    store,
+    checker,
+    allowOrigin: originMatcher(flags.allowOrigins),
+    rateLimit: flags.rateLimit,
+    logger: env.QUIET ? false : { level: env.LOG_LEVEL ?? "info" },
+    onStored: () => forwarder?.wake(),
+  });
+  const address = await app.listen({ port: flags.port, host: flags.host });
+  console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"})`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`reftrack-collector: ${signal}, finishing requests in flight`);
+    await app.close(); // stops accepting; requests in flight finish, and their writes with them
+    await forwarder?.stop();
+    db.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main(process.argv.slice(2), process.env).catch((error: unknown) => {
+  console.error(`reftrack-collector: ${(error as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+// The collector's SQLite database (better-sqlite3): events keyed by id, and the queue of forwards to Voucherify.
+//
+// Durability: WAL journal with synchronous=FULL. In WAL mode every commit appends to the log, and FULL makes SQLite
+// fsync the log before the commit returns, so an event is on disk before its 2xx goes out — through a `kill -9`
+// (NORMAL would already survive that) and through a power cut (which NORMAL would not). The cost is one fsync per
+// batch, not per event: each batch is one transaction. WAL also lets the read API run while a batch is written.
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+/** Versioned migrations: index i brings the schema to version i + 1. Never edit one that has shipped; add one. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     received_at TEXT NOT NULL,
+     event TEXT NOT NULL,
+     source_id TEXT NOT NULL,
+     referral_code TEXT,
+     body TEXT NOT NULL
+   );
+   CREATE INDEX events_event ON events (event, seq);
+   CREATE INDEX events_referral ON events (referral_code, seq);
+   CREATE INDEX events_source ON events (source_id, seq);
+   CREATE INDEX events_received ON events (received_at);
+   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  `CREATE TABLE forwards (
+     event_seq INTEGER PRIMARY KEY REFERENCES events (seq),
+     status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX forwards_due ON forwards (status, next_attempt_at);`,
+];
+
+export function openDb(path: string): Db {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): number {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  db.transaction(() => {
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      db.exec(MIGRATIONS[version] ?? "");
+      db.pragma(`user_version = ${version + 1}`);
+    }
+  })();
+  return MIGRATIONS.length;
+}

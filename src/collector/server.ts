@@ -1,0 +1,99 @@
+// reftrack-collector: receives batches (CONTRACT section 6), checks each event with the browser's own schema module,
+// stores it durably in SQLite, and serves it back. fastify's own plugins do CORS, rate limits and gzip bodies.
+import compress from "@fastify/compress";
+import cors from "@fastify/cors";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { EventChecker, Issue } from "../schema.js";
+import { checkWireEvent, parseBatch } from "../wire.js";
+import type { EventStore, IncomingEvent } from "./store.js";
+
+export const BODY_LIMIT = 256 * 1024;
+
+export interface CollectorOptions {
+  store: EventStore;
+  checker: EventChecker;
+  /** Whether a browser origin may send and read. Requests without an Origin (servers, curl) are not browsers. */
+  allowOrigin: (origin: string) => boolean;
+  /** Batches per minute per client address. */
+  rateLimit: number;
+  logger?: FastifyServerOptions["logger"];
+  /** Called after a batch is stored, so the forwarder can start at once. */
+  onStored?: () => void;
+  /** Hooks or routes registered before the collector's own (the demo adds its site and its outage switch). */
+  configure?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+/** `--allow-origin` values: exact origins, or `http://localhost:*` style patterns with a port wildcard. */
+export function originMatcher(patterns: readonly string[]): (origin: string) => boolean {
+  const exact = new Set(patterns.filter((pattern) => !pattern.endsWith(":*")));
+  const anyPort = patterns.filter((pattern) => pattern.endsWith(":*")).map((pattern) => pattern.slice(0, -2));
+  return (origin) => exact.has(origin) || anyPort.some((prefix) => origin === prefix || new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+$`).test(origin));
+}
+
+export async function buildCollector(options: CollectorOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // A client that trickles its request keeps a connection and a worker busy: cut it off.
+    requestTimeout: 10_000,
+    connectionTimeout: 15_000,
+    return503OnClosing: true,
+  });
+
+  // A browser on a foreign origin is refused outright, not merely left without CORS headers.
+  app.addHook("onRequest", async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin && !options.allowOrigin(origin)) return reply.code(403).send({ error: "Forbidden", message: `Origin ${origin} is not allowed` });
+  });
+  await app.register(cors, { origin: (origin, callback) => callback(null, !origin || options.allowOrigin(origin)), methods: ["GET", "POST"], exposedHeaders: ["Retry-After"], maxAge: 86_400 });
+  await app.register(rateLimit, { global: false });
+  // Gzip request bodies; bodyLimit applies to what they inflate to, so a small bomb is still a 413.
+  await app.register(compress, { global: true, requestEncodings: ["gzip", "deflate"], encodings: ["gzip"] });
+
+  await options.configure?.(app);
+
+  // The browser sends JSON as text/plain to avoid a CORS preflight.
+  app.removeContentTypeParser("text/plain");
+  app.addContentTypeParser("text/plain", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (error) {
+      done(Object.assign(new Error(`Body is not JSON: ${(error as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+
+  app.post("/v1/batch", { config: { rateLimit: { max: options.rateLimit, timeWindow: 60_000 } } }, async (request, reply) => {
+    const parsed = parseBatch(request.body);
+    if ("issues" in parsed) return reply.code(400).send({ error: "Bad batch", issues: parsed.issues });
+    const valid: IncomingEvent[] = [];
+    const rejected: { id: string | null; issues: Issue[] }[] = [];
+    for (const item of parsed.batch) {
+      const checked = checkWireEvent(item, options.checker);
+      if (checked.issues.length === 0) valid.push(item as unknown as IncomingEvent);
+      else rejected.push(checked);
+    }
+    if (valid.length === 0) return reply.code(422).send({ accepted: 0, duplicates: 0, rejected });
+    // Written and synced before the answer: a 2xx means the events are on disk.
+    const { stored, duplicates } = options.store.storeBatch(valid, new Date().toISOString());
+    if (rejected.length > 0) request.log.warn({ rejected }, "rejected events in a batch");
+    options.onStored?.();
+    return { accepted: stored, duplicates, rejected };
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>("/v1/events", async (request, reply) => {
+    const { event, referral, customer, since, before, limit } = request.query;
+    if (since !== undefined && Number.isNaN(Date.parse(since))) return reply.code(400).send({ error: "since must be an ISO 8601 time" });
+    return options.store.list({
+      event,
+      referral,
+      customer,
+      since: since === undefined ? undefined : new Date(since).toISOString(),
+      before: before === undefined ? undefined : Number(before) || 0,
+      limit: Math.min(Math.max(Number(limit) || 100, 1), 500),
+    });
+  });
+
+  app.get("/healthz", async () => ({ ok: true, ...options.store.stats() }));
+  return app;
+}
