@@ -6,7 +6,8 @@ const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { versio
 export default defineConfig({
   define: { __REFTRACK_VERSION__: JSON.stringify(version) },
   test: {
-    include: ["test/unit/**/*.test.ts"],
+    include: ["test/unit/**/*.test.ts", "test/collector/**/*.test.ts"],
+    testTimeout: 60_000,
     environment: "happy-dom",
     setupFiles: ["test/unit/setup.ts"],
     restoreMocks: true,
