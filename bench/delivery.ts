@@ -25,7 +25,7 @@ async function ready(page: Page, url: string) {
 }
 
 const collector = await startCollector();
-const site = await startSite(collector.url);
+const site = await startSite({ "data-endpoint": collector.url });
 const browser = await chromium.launch({ executablePath, args });
 try {
   const context = await browser.newContext();

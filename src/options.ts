@@ -2,10 +2,16 @@
 import { array, boolean, coerce, create, defaulted, enums, func, integer, number, object, optional, pattern, size, string, unknown, validate, type Infer } from "superstruct";
 import { issuesOf, ValidationError, type SchemaDocument } from "./schema.js";
 import type { Attribution } from "./referral.js";
+import { VOUCHERIFY_API } from "./voucherify.js";
 
 export interface TrackerOptions<S extends SchemaDocument | undefined = undefined> {
-  /** URL that receives batches (CONTRACT section 6). */
-  endpoint: string;
+  /** URL that receives batches (CONTRACT section 6). Required unless events go straight to Voucherify. */
+  endpoint?: string;
+  /** Voucherify's client-side API instead of an endpoint: the application id and client token of its dashboard. */
+  voucherifyAppId?: string;
+  voucherifyClientToken?: string;
+  /** Voucherify's API base for the project's region (`https://api.voucherify.io`). */
+  voucherifyApi?: string;
   /** The event schema as an object (typed with `defineSchema`), or the URL of its JSON. */
   schema?: S | string | null;
   referralParams?: readonly string[];
@@ -30,7 +36,10 @@ const bounded = (fallback: number, min: number, max: number, whole = false) =>
 
 /** Why each default: see "Defaults" in the README. */
 const SettingsStruct = object({
-  endpoint: size(string(), 1, 2048),
+  endpoint: optional(size(string(), 1, 2048)),
+  voucherifyAppId: optional(size(string(), 1, 200)),
+  voucherifyClientToken: optional(size(string(), 1, 500)),
+  voucherifyApi: defaulted(pattern(string(), /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/), VOUCHERIFY_API),
   schema: optional(unknown()),
   referralParams: defaulted(
     coerce(size(array(pattern(string(), /^[A-Za-z0-9_.-]{1,64}$/)), 1, 20), string(), fromList),
@@ -53,18 +62,29 @@ export type Settings = Infer<typeof SettingsStruct>;
  * typo in a script tag does not stop tracking; a missing or bad endpoint throws, since nothing could be delivered.
  */
 export function resolveSettings(input: Record<string, unknown>, report: (error: Error) => void): Settings {
-  const [error, settings] = validate(input, SettingsStruct, { coerce: true });
-  if (!error) return settings;
-  const issues = issuesOf(error);
-  const rest = { ...input };
-  for (const issue of issues) {
-    const key = issue.path.split(".")[0] ?? "";
-    if (key === "endpoint" || key === "") throw new ValidationError("Invalid reftrack settings", issues);
-    delete rest[key];
+  const [error, valid] = validate(input, SettingsStruct, { coerce: true });
+  let settings = valid;
+  if (error) {
+    const issues = issuesOf(error);
+    const rest = { ...input };
+    for (const issue of issues) {
+      const key = issue.path.split(".")[0] ?? "";
+      if (DESTINATION_KEYS.includes(key) || key === "") throw new ValidationError("Invalid reftrack settings", issues);
+      delete rest[key];
+    }
+    report(new ValidationError("Invalid reftrack settings (defaults used instead)", issues));
+    settings = create(rest, SettingsStruct);
   }
-  report(new ValidationError("Invalid reftrack settings (defaults used instead)", issues));
-  return create(rest, SettingsStruct);
+  if (!settings?.endpoint && !(settings?.voucherifyAppId && settings.voucherifyClientToken)) {
+    throw new ValidationError("Invalid reftrack settings", [
+      { path: "endpoint", message: "is required, unless both voucherifyAppId and voucherifyClientToken are set (data-voucherify-app-id, data-voucherify-client-token)" },
+    ]);
+  }
+  return settings;
 }
+
+// Without a valid destination nothing could be delivered: these fail loudly instead of falling back.
+const DESTINATION_KEYS = ["endpoint", "voucherifyAppId", "voucherifyClientToken", "voucherifyApi"];
 
 /**
  * The script tag's attributes (CONTRACT section 2) as options: each setting's attribute is its name in kebab case

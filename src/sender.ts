@@ -3,7 +3,7 @@
 import type { WireEvent } from "./event.js";
 import type { SendLock } from "./lock.js";
 import { compareKeys, type Outbox, type OutboxEntry, type OutboxKey } from "./outbox.js";
-import { batchLength, byteLength, classifyStatus, encodeBatch, MAX_BODY_BYTES, parseRetryAfter, postBatch, retryDelay } from "./transport.js";
+import { batchLength, byteLength, classifyStatus, MAX_BODY_BYTES, paceWait, parseRetryAfter, post, retryDelay, type Destination } from "./transport.js";
 
 export interface Sender {
   /** Resolves once the events are committed to the outbox; events of the same tick share one transaction. */
@@ -20,8 +20,29 @@ export interface Sender {
   online(): void;
 }
 
+/**
+ * What every tab of the site, and the next page load, must respect: a backoff's end (a `Retry-After` binds the
+ * visitor's address, not one page) and when recent requests started (a paced destination's limit is per address).
+ */
+export interface SendState {
+  retryAt: number;
+  starts: number[];
+}
+
+export interface SharedSendState {
+  read(): SendState;
+  write(state: SendState): void;
+}
+
+export function memorySendState(): SharedSendState {
+  let state: SendState = { retryAt: 0, starts: [] };
+  return { read: () => state, write: (next) => void (state = next) };
+}
+
 export interface SenderOptions {
-  endpoint: string;
+  /** Shared with other tabs and later page loads; memory only in tests and where storage is blocked. */
+  shared?: SharedSendState;
+  destination: Destination;
   batchSize: number;
   flushMs: number;
   outbox: Outbox;
@@ -58,9 +79,23 @@ export function createSender(options: SenderOptions): Sender {
   let timerAt = Number.POSITIVE_INFINITY;
   let sending: Promise<void> | null = null;
   let attempt = 0;
-  let retryAt = 0;
+  /** A wait caused by the network binds only this page: a new page may be on a working network. */
+  let networkRetryAt = 0;
   let waitingForNetwork = false;
   let stopped = false;
+  const { destination } = options;
+  const shared = options.shared ?? memorySendState();
+  const encode = (entries: OutboxEntry[]) => destination.encode(entries.map((entry) => entry.event), options.now());
+  const request = (body: string, keepalive: boolean) => {
+    const now = options.now();
+    const rate = destination.rate;
+    if (rate) {
+      const state = shared.read();
+      shared.write({ ...state, starts: [...state.starts.filter((start) => start > now - rate.windowMs), now] });
+    }
+    return post(options.fetch, destination, body, keepalive);
+  };
+  const paced = () => paceWait(shared.read().starts, destination.rate, options.now());
 
   const schedule = (ms: number) => {
     const at = options.now() + ms;
@@ -93,8 +128,9 @@ export function createSender(options: SenderOptions): Sender {
   const drain = async () => {
     let size = options.batchSize;
     while (!stopped && options.isOnline()) {
-      // Inside a backoff nothing is sent; the timer is re-armed here, whatever woke this drain up.
-      const wait = retryAt - options.now();
+      // Inside a backoff, or past the destination's pace, nothing is sent; the timer is re-armed here, whatever
+      // woke this drain up.
+      const wait = Math.max(shared.read().retryAt - options.now(), networkRetryAt - options.now(), paced());
       if (wait > 0) return schedule(wait);
       const peeked = await outbox.peek(size);
       if (peeked.length === 0) return;
@@ -104,9 +140,9 @@ export function createSender(options: SenderOptions): Sender {
         options.onError(new Error(`${unreadable.length} unreadable event(s) in the outbox were removed`));
         continue;
       }
-      const batch = peeked.slice(0, batchLength(peeked.map((entry) => entry.key[3]), size));
+      const batch = peeked.slice(0, batchLength(peeked.map((entry) => entry.key[3]), Math.min(size, destination.maxEvents)));
       batch.forEach((entry) => sendingNow.add(keyId(entry.key)));
-      const result = await postBatch(options.fetch, options.endpoint, encodeBatch(batch.map((entry) => entry.event), options.now()), false);
+      const result = await request(encode(batch), false);
       sendingNow.clear();
       const delivery = classifyStatus(result.status);
       options.log(`batch of ${batch.length} → ${result.status || "network error"} (${delivery})`);
@@ -118,11 +154,14 @@ export function createSender(options: SenderOptions): Sender {
         attempt++;
         waitingForNetwork = result.status === 0;
         const delay = retryDelay(attempt, parseRetryAfter(result.retryAfter, options.now()), options.random);
-        retryAt = options.now() + delay;
+        if (waitingForNetwork) networkRetryAt = options.now() + delay;
+        else shared.write({ ...shared.read(), retryAt: options.now() + delay });
         options.log(`retry ${attempt} in ${delay} ms`);
         continue;
       }
       attempt = 0;
+      networkRetryAt = 0;
+      if (shared.read().retryAt !== 0) shared.write({ ...shared.read(), retryAt: 0 });
       if (delivery === "stop") {
         stopped = true;
         options.onError(new Error(`The endpoint answered HTTP ${result.status}: sending stops until the page reloads; queued events stay in the outbox`));
@@ -182,26 +221,29 @@ export function createSender(options: SenderOptions): Sender {
       if (unwritten.length > 0) void write().catch(options.onError);
       const entries = [...unconfirmed.values()].filter((entry) => !leaving.has(keyId(entry.key)) && (unloading || !sendingNow.has(keyId(entry.key))));
       let budget = MAX_BODY_BYTES;
-      while (entries.length > 0 && !stopped) {
-        const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), options.batchSize));
-        const body = encodeBatch(batch.map((entry) => entry.event), options.now());
+      // Inside a wait the endpoint asked for, a leaving page sends nothing: its events stay queued for the next load.
+      // A paced destination gets only the requests its pace allows now; the rest go out on the next load too.
+      if (shared.read().retryAt > options.now()) return;
+      while (entries.length > 0 && !stopped && paced() === 0) {
+        const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), Math.min(options.batchSize, destination.maxEvents)));
+        const body = encode(batch);
         const bytes = byteLength(body);
         if (bytes <= budget) {
           budget -= bytes;
           const ids = batch.map((entry) => keyId(entry.key));
           ids.forEach((id) => leaving.add(id));
-          void postBatch(options.fetch, options.endpoint, body, true).then((result) => {
+          void request(body, true).then((result) => {
             ids.forEach((id) => leaving.delete(id));
             if (classifyStatus(result.status) === "delivered") return settle(batch);
           });
-        } else if (!options.sendBeacon?.(options.endpoint, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
+        } else if (!destination.beacon || !options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
           break; // the browser's budget for a closing page is spent: the rest goes out on the next load
         }
       }
     },
     online() {
       if (waitingForNetwork) {
-        retryAt = 0;
+        networkRetryAt = 0;
         attempt = 0;
         waitingForNetwork = false;
       }

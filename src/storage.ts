@@ -56,6 +56,33 @@ export function browserStore(dbName: string, storeName: string, onFailure: (erro
   return withMemoryFallback(() => idbKeyValue(createStore(dbName, storeName)), memoryStore(), onFailure);
 }
 
+/**
+ * One JSON value in Web Storage (synchronous, shared by the site's tabs, kept across page loads), read through
+ * `isValid`; memory stands in where storage is blocked or full, or holds something else.
+ */
+export function webStorageCell<T>(storage: () => Storage, key: string, initial: T, isValid: (value: unknown) => value is T) {
+  let memory = initial;
+  return {
+    read(): T {
+      try {
+        const stored: unknown = JSON.parse(storage().getItem(key) ?? "null");
+        if (isValid(stored)) return stored;
+      } catch {
+        // blocked or unreadable: memory answers
+      }
+      return memory;
+    },
+    write(value: T): void {
+      memory = value;
+      try {
+        storage().setItem(key, JSON.stringify(value));
+      } catch {
+        // blocked or full: memory keeps it for this page
+      }
+    },
+  };
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message || error.name : String(error);
 }

@@ -8,9 +8,9 @@ import { chooseReferral, findReferralCode, isLive, newReferral, watchNavigation,
 import { compileSchema, schemaless, ValidationError, type EventChecker, type EventNameOf, type MetadataArgs, type SchemaDocument } from "./schema.js";
 import { localLock, leaseLock, webLock, type SendLock } from "./lock.js";
 import { DEFAULT_BOUNDS, resilientOutbox, type Outbox } from "./outbox.js";
-import { createSender } from "./sender.js";
-import { browserStore, errorMessage, type KeyValueStore } from "./storage.js";
-import { byteLength, MAX_EVENT_BYTES } from "./transport.js";
+import { createSender, type SendState } from "./sender.js";
+import { browserStore, errorMessage, webStorageCell, type KeyValueStore } from "./storage.js";
+import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination } from "./transport.js";
 import { createStore } from "idb-keyval";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -79,7 +79,11 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     resilientOutbox(OUTBOX_DB, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, storageFailed);
   const tabId = newId();
   const sender = createSender({
-    endpoint: settings.endpoint,
+    shared: webStorageCell(() => win.localStorage, "reftrack:send", { retryAt: 0, starts: [] }, isSendState),
+    destination:
+      settings.voucherifyAppId && settings.voucherifyClientToken
+        ? voucherifyDestination(settings.voucherifyApi, settings.voucherifyAppId, settings.voucherifyClientToken)
+        : collectorDestination(settings.endpoint ?? ""),
     batchSize: settings.batchSize,
     flushMs: settings.flushMs,
     outbox,
@@ -233,6 +237,9 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     },
   };
 }
+
+const isSendState = (value: unknown): value is SendState =>
+  typeof value === "object" && value !== null && typeof (value as SendState).retryAt === "number" && Array.isArray((value as SendState).starts);
 
 /** One sender across the site's tabs: Web Locks where the browser has them, else a lease in the outbox database. */
 function sendLock(win: Window, tabId: string, now: () => number): SendLock {

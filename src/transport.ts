@@ -1,5 +1,6 @@
 // One request to the collection endpoint, what its answer means for the events it carried, and when to try again.
 import type { WireEvent } from "./event.js";
+import { CLIENT_RATE, voucherifyBody } from "./voucherify.js";
 
 /** What to do with a batch after the endpoint answered (status 0: no answer at all). */
 export type Delivery = "delivered" | "rejected" | "split" | "retry" | "stop";
@@ -75,20 +76,59 @@ export interface PostResult {
   retryAfter: string | null;
 }
 
+/** Where events go, and how a request for them is shaped. */
+export interface Destination {
+  url: string;
+  headers: Record<string, string>;
+  /** The most events one request carries. */
+  maxEvents: number;
+  encode(events: readonly WireEvent[], sentAt: number): string;
+  /** Whether `navigator.sendBeacon` may carry a request: it cannot set headers. */
+  beacon: boolean;
+  /** At most this many requests per window, or no pacing. */
+  rate: { requests: number; windowMs: number } | null;
+}
+
 /**
- * POSTs a batch as `text/plain`: a CORS-safelisted content type, so a cross-origin endpoint needs no preflight.
- * Resolves to the HTTP status (0 when the request failed on the network) and `Retry-After`; never rejects.
+ * A collection endpoint (CONTRACT section 6): batches as `text/plain`, a CORS-safelisted content type, so a
+ * cross-origin endpoint needs no preflight.
  */
-export async function postBatch(fetch: typeof globalThis.fetch, endpoint: string, body: string, keepalive: boolean): Promise<PostResult> {
+export function collectorDestination(endpoint: string): Destination {
+  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Number.POSITIVE_INFINITY, encode: encodeBatch, beacon: true, rate: null };
+}
+
+/** Voucherify's client-side API: one event per request, its application id and client token in headers, paced. */
+export function voucherifyDestination(api: string, appId: string, clientToken: string): Destination {
+  return {
+    url: `${api.replace(/\/+$/, "")}/client/v1/events`,
+    headers: { "Content-Type": "application/json", "X-Client-Application-Id": appId, "X-Client-Token": clientToken },
+    maxEvents: 1,
+    encode: (events) => JSON.stringify(voucherifyBody(events[0] ?? { event: "", customer: {} })),
+    beacon: false,
+    // We stamp when a request starts, Voucherify counts when it arrives: a margin keeps the boundary on our side.
+    rate: { requests: CLIENT_RATE.requests, windowMs: CLIENT_RATE.windowMs + 250 },
+  };
+}
+
+/** How long until another request may start, given when recent ones started (oldest first). */
+export function paceWait(starts: readonly number[], rate: Destination["rate"], now: number): number {
+  if (!rate) return 0;
+  const inWindow = starts.filter((start) => start > now - rate.windowMs);
+  if (inWindow.length < rate.requests) return 0;
+  return (inWindow[inWindow.length - rate.requests] ?? now) + rate.windowMs - now;
+}
+
+/** POSTs one request; resolves to the HTTP status (0 when it failed on the network) and `Retry-After`, never rejects. */
+export async function post(fetch: typeof globalThis.fetch, destination: Destination, body: string, keepalive: boolean): Promise<PostResult> {
   try {
-    const response = await fetch(endpoint, {
+    const response = await fetch(destination.url, {
       method: "POST",
       body,
       keepalive,
+      credentials: "omit",
+      headers: destination.headers,
       // A request that hangs would hold every later batch: give up and retry with backoff instead.
       signal: typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : null,
-      credentials: "omit",
-      headers: { "Content-Type": "text/plain;charset=UTF-8" },
     });
     return { status: response.status, retryAfter: response.headers.get("Retry-After") };
   } catch {

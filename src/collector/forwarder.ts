@@ -1,6 +1,7 @@
 // Forwards stored events to Voucherify's POST /v1/events, from the durable queue in the collector's database.
 // One request at a time, oldest first; the retry policy is the browser's own (transport.ts).
 import { classifyStatus, parseRetryAfter, retryDelay } from "../transport.js";
+import { voucherifyBody } from "../voucherify.js";
 import type { EventStore } from "./store.js";
 
 export interface VoucherifyCredentials {
@@ -19,12 +20,6 @@ export interface ForwarderOptions extends VoucherifyCredentials {
   /** After this many failed attempts a retryable error becomes final. */
   maxAttempts?: number;
   log?: (message: string) => void;
-}
-
-/** The Voucherify custom-event body of a stored event: reftrack's own fields (id, timestamp, anonymous_id, context) removed. */
-export function voucherifyBody(event: Record<string, unknown>): Record<string, unknown> {
-  const { event: name, customer, metadata, referral } = event;
-  return { event: name, customer, metadata: metadata ?? {}, ...(referral ? { referral } : {}) };
 }
 
 export function startForwarder(options: ForwarderOptions): { stop(): Promise<void>; wake(): void } {
@@ -55,7 +50,7 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
       const response = await fetch(endpoint, {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-App-Id": options.appId, "X-App-Token": options.secretKey },
-        body: JSON.stringify(voucherifyBody(body)),
+        body: JSON.stringify(voucherifyBody(body as { event: unknown; customer: unknown })),
         signal: AbortSignal.timeout(30_000),
       });
       status = response.status;

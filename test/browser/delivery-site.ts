@@ -96,10 +96,10 @@ export interface Site {
   close(): Promise<void>;
 }
 
-/** Pages with the script tag of CONTRACT section 2 pointed at `endpoint`; `/page.html` and `/other.html`. */
-export async function startSite(endpoint: string, attributes: Record<string, string> = {}): Promise<Site> {
+/** Pages with the script tag of CONTRACT section 2 and the given attributes; `/page.html` and `/other.html`. */
+export async function startSite(attributes: Record<string, string>): Promise<Site> {
   const bundle = readFileSync("dist/reftrack.js");
-  const tag = Object.entries({ "data-endpoint": endpoint, ...attributes })
+  const tag = Object.entries(attributes)
     .map(([name, value]) => `${name}="${value}"`)
     .join(" ");
   const page = (title: string, body: string) => `<!doctype html><html><head><title>${title}</title><link rel="icon" href="data:,">

@@ -9,7 +9,7 @@ let site: Site;
 
 test.beforeEach(async () => {
   collector = await startCollector();
-  site = await startSite(collector.url, { "data-flush-ms": "200" });
+  site = await startSite({ "data-endpoint": collector.url, "data-flush-ms": "200" });
 });
 test.afterEach(async () => {
   console.log(`  [${test.info().title}] ids: ${collector.ids.length}, unique: ${new Set(collector.ids).size}, wire duplicates: ${collector.duplicates()}, requests: ${collector.requests.length}`);

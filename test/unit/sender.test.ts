@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { localLock, type SendLock } from "../../src/lock.js";
 import { memoryOutbox, overflow, type Outbox, type OutboxKey } from "../../src/outbox.js";
-import { createSender, type SenderOptions } from "../../src/sender.js";
-import { batchLength, byteLength, classifyStatus, MAX_BODY_BYTES, parseRetryAfter, retryDelay } from "../../src/transport.js";
+import { createSender, memorySendState, type SenderOptions } from "../../src/sender.js";
+import { batchLength, byteLength, classifyStatus, collectorDestination, MAX_BODY_BYTES, paceWait, parseRetryAfter, retryDelay, voucherifyDestination } from "../../src/transport.js";
 import type { WireEvent } from "../../src/event.js";
 
 const event = (n: number, padding = 0): WireEvent => ({ id: `id-${n}`, event: "e", metadata: { n, pad: "x".repeat(padding) } }) as unknown as WireEvent;
@@ -18,20 +18,22 @@ interface Answer {
 }
 
 function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
-  const requests: { at: number; ids: string[]; keepalive: boolean; bytes: number }[] = [];
+  const requests: { at: number; ids: string[]; keepalive: boolean; bytes: number; body: unknown; headers: HeadersInit | undefined }[] = [];
   const errors: string[] = [];
   const dropped: number[] = [];
   const outbox: Outbox = overrides.outbox ?? memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: (count) => dropped.push(count) });
   const fetch = vi.fn(async (_url: RequestInfo | URL, init: RequestInit = {}) => {
     const body = String(init.body);
-    requests.push({ at: Date.now(), ids: (JSON.parse(body) as { batch: WireEvent[] }).batch.map((sent) => sent.id), keepalive: init.keepalive === true, bytes: byteLength(body) });
+    const parsed = JSON.parse(body) as { batch?: WireEvent[]; metadata?: { n: number } };
+    const ids = parsed.batch ? parsed.batch.map((sent) => sent.id) : [`id-${parsed.metadata?.n}`];
+    requests.push({ at: Date.now(), ids, keepalive: init.keepalive === true, bytes: byteLength(body), body: parsed, headers: init.headers });
     const answer = answers.shift() ?? { status: 200 };
     if (answer.status === 0) throw new TypeError("Failed to fetch");
     return new Response("{}", { status: answer.status, headers: answer.retryAfter ? { "Retry-After": answer.retryAfter } : {} });
   });
   let online = true;
   const sender = createSender({
-    endpoint: "https://collect.example/v1/batch",
+    destination: collectorDestination("https://collect.example/v1/batch"),
     batchSize: 20,
     flushMs: 2000,
     outbox,
@@ -245,6 +247,72 @@ describe("delivery", () => {
     othersHold = false;
     await vi.advanceTimersByTimeAsync(2000);
     expect(requests).toHaveLength(1);
+  });
+});
+
+describe("straight to Voucherify's client-side API", () => {
+  const voucherify = voucherifyDestination("https://api.voucherify.io/", "app-1", "client-token-1");
+  const voucherifyEvent = (n: number) => {
+    const built = { ...event(n), customer: { source_id: "anon_1" }, referral: { code: "NRY-01" }, timestamp: "t", anonymous_id: "1", context: {} } as unknown as WireEvent;
+    return { event: built, bytes: byteLength(JSON.stringify(built)) };
+  };
+
+  it("paces requests: at most 5 start in any 5 seconds", () => {
+    const rate = { requests: 5, windowMs: 5000 };
+    expect(paceWait([0, 100, 200, 300], rate, 400)).toBe(0);
+    expect(paceWait([0, 100, 200, 300, 400], rate, 500)).toBe(4500);
+    expect(paceWait([0, 100, 200, 300, 400], rate, 4900)).toBe(100);
+    expect(paceWait([0, 100, 200, 300, 400], rate, 5000)).toBe(0); // the first has left the window
+    expect(paceWait([0, 100, 200, 300, 400], null, 500)).toBe(0);
+  });
+
+  it("sends one event per request, with the client headers and a Voucherify body, paced to 5 per 5 s", async () => {
+    const { sender, put, requests } = setup([], { destination: voucherify });
+    await put([1, 2, 3, 4, 5, 6, 7].map(voucherifyEvent));
+    await sender.flush();
+    expect(requests).toHaveLength(5);
+    expect(requests[0]?.headers).toEqual({ "Content-Type": "application/json", "X-Client-Application-Id": "app-1", "X-Client-Token": "client-token-1" });
+    expect(requests[0]?.body).toEqual({ event: "e", customer: { source_id: "anon_1" }, metadata: { n: 1, pad: "" }, referral: { code: "NRY-01" } });
+    // 5 s, plus 250 ms for the gap between our start and Voucherify's arrival time.
+    await vi.advanceTimersByTimeAsync(5249);
+    expect(requests).toHaveLength(5);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests.map((request) => request.ids[0])).toEqual(["id-1", "id-2", "id-3", "id-4", "id-5", "id-6", "id-7"]);
+  });
+
+  it("leaving the page: keepalive within the pace, never a beacon (it cannot carry the headers)", async () => {
+    const beacon = vi.fn(() => true);
+    const { sender, put, requests } = setup([{ status: 0 }, { status: 0 }, { status: 0 }], { destination: voucherify, sendBeacon: beacon, isOnline: () => false });
+    await put([1, 2, 3, 4, 5, 6, 7].map(voucherifyEvent));
+    sender.flushOnExit(true);
+    expect(requests.map((request) => [request.ids[0], request.keepalive])).toEqual([1, 2, 3, 4, 5].map((n) => [`id-${n}`, true]));
+    expect(beacon).not.toHaveBeenCalled();
+  });
+});
+
+describe("a wait the endpoint asked for", () => {
+  it("binds the next page load too, and a leaving page sends nothing inside it", async () => {
+    const shared = memorySendState();
+    const first = setup([{ status: 429, retryAfter: "30" }], { shared });
+    await first.put([item(1)]);
+    await first.sender.flush();
+    first.sender.flushOnExit(true);
+    expect(first.requests).toHaveLength(1);
+    const reloaded = setup([], { shared, outbox: first.outbox });
+    await reloaded.sender.flush();
+    expect(reloaded.requests).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(reloaded.requests.map((request) => request.ids)).toEqual([["id-1"]]);
+  });
+
+  it("a network error binds only this page: the next load tries at once", async () => {
+    const shared = memorySendState();
+    const first = setup([{ status: 0 }], { shared });
+    await first.put([item(1)]);
+    await first.sender.flush();
+    const reloaded = setup([], { shared, outbox: first.outbox });
+    await reloaded.sender.flush();
+    expect(reloaded.requests.map((request) => request.ids)).toEqual([["id-1"]]);
   });
 });
 

@@ -372,7 +372,19 @@ describe("settings", () => {
     expect(sent).toHaveLength(1);
   });
 
-  it("refuses to start without an endpoint", () => {
+  it("refuses to start without an endpoint, unless Voucherify's client credentials are given", () => {
     expect(() => start({ endpoint: "" })).toThrow(/endpoint/);
+    expect(() => start({ endpoint: undefined, voucherifyAppId: "app-1" })).toThrow(/voucherifyClientToken/);
+    expect(() => start({ endpoint: undefined, voucherifyAppId: "app-1", voucherifyClientToken: "t", voucherifyApi: "not a url" })).toThrow(/voucherifyApi/);
+  });
+
+  it("sends straight to Voucherify's client API when its credentials replace the endpoint", async () => {
+    const { tracker, fetch } = start({ endpoint: undefined, voucherifyAppId: "app-1", voucherifyClientToken: "client-1", voucherifyApi: "https://api.eu1.voucherify.io" });
+    await tracker.track("share_social", { network: "x" });
+    await tracker.flush();
+    const [url, init] = fetch.mock.calls.find(([, init]) => init?.method === "POST") ?? [];
+    expect(url).toBe("https://api.eu1.voucherify.io/client/v1/events");
+    expect(init?.headers).toMatchObject({ "X-Client-Application-Id": "app-1", "X-Client-Token": "client-1" });
+    expect(JSON.parse(String(init?.body))).toEqual({ event: "share_social", customer: { source_id: expect.stringMatching(/^anon_/) }, metadata: { network: "x" }, referral: { code: "NRY-01" } });
   });
 });
