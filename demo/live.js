@@ -45,7 +45,13 @@
   }
 
   // Forwarding to Voucherify: sent (green), failed (red, with the reason as a tooltip), pending, or off.
-  function forwardingCell(forwarding) {
+  function forwardingCell(forwarding, wire) {
+    if (wire.via === "voucherify-client-api") {
+      const td = el("td", "nowrap");
+      td.append(el("span", "badge badge-accepted", "direct"));
+      td.title = "Sent by the browser straight to Voucherify's client API (the demo's stand-in), not through the collector";
+      return td;
+    }
     if (!isObject(forwarding)) return cell("", "nowrap");
     const td = el("td", "nowrap");
     const status = asText(forwarding.status);
@@ -76,7 +82,7 @@
       cell(asText(stored.referral_code), "mono"),
       cell(asText(stored.source_id)),
       cell(metadataText(wire.metadata), "json"),
-      forwardingCell(stored.forwarding),
+      forwardingCell(stored.forwarding, wire),
     );
     return tr;
   }

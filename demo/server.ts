@@ -2,6 +2,7 @@
 // the demo's event schema, and a switch on the live view that simulates an endpoint outage.
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,13 +22,20 @@ export interface DemoServerOptions {
   logger?: FastifyServerOptions["logger"];
 }
 
+/** The demo's stand-in for Voucherify's client-side API (`/direct.html` sends to it). */
+export const DEMO_CLIENT = { appId: "demo-app", clientToken: "demo-client-token" };
+const DIRECT_PATH = "/client/v1/events";
+
 export async function createDemoServer(options: DemoServerOptions): Promise<FastifyInstance> {
   const db = openDb(options.dbPath ?? ":memory:");
+  const store = createEventStore(db, { forwarding: false });
+  const checker = compileSchema(JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8")));
+  const landing = readFileSync(resolve(options.siteDir, "index.html"), "utf8");
   // "Simulate an outage" on the live view: batches get 503 with Retry-After until then.
   let outageUntil = 0;
   const app = await buildCollector({
-    store: createEventStore(db, { forwarding: false }),
-    checker: compileSchema(JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8"))),
+    store,
+    checker,
     allowOrigin: originMatcher(["http://localhost:*", "http://127.0.0.1:*"]),
     rateLimit: 600,
     logger: options.logger ?? false,
@@ -40,9 +48,28 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
         outageUntil = Date.now() + seconds * 1000;
         return { until: outageUntil };
       });
+      // The landing page with the other destination: straight to Voucherify's client API (here, its stand-in).
+      site.get("/direct.html", async (request, reply) => {
+        const host = request.headers.host ?? "";
+        // The Host header is the client's to write: only a plain host[:port] goes into the page.
+        if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) return reply.code(400).send({ error: "Bad Host header" });
+        const attributes = `data-voucherify-app-id="${DEMO_CLIENT.appId}"\n          data-voucherify-client-token="${DEMO_CLIENT.clientToken}"\n          data-voucherify-api="http://${host}"`;
+        return reply.type("text/html").send(landing.replace('data-endpoint="/v1/batch"', attributes));
+      });
+      site.post<{ Body: Record<string, unknown> }>(DIRECT_PATH, async (request, reply) => {
+        if (request.headers["x-client-application-id"] !== DEMO_CLIENT.appId || request.headers["x-client-token"] !== DEMO_CLIENT.clientToken) {
+          return reply.code(401).send({ code: 401, message: "Unauthorized" });
+        }
+        const body = request.body ?? {};
+        const sourceId = String((body.customer as { source_id?: unknown } | undefined)?.source_id ?? "");
+        const checked = checker.check({ event: body.event, metadata: body.metadata, identified: sourceId !== "" && !sourceId.startsWith("anon_") });
+        if (!checked.ok || sourceId === "") return reply.code(400).send({ code: 400, message: "Invalid event", issues: checked.ok ? [] : checked.issues });
+        store.storeBatch([{ ...body, id: randomUUID(), event: String(body.event), customer: { source_id: sourceId }, via: "voucherify-client-api" } as never], new Date().toISOString());
+        return { object: "event", type: body.event };
+      });
       site.addHook("onRequest", async (request, reply) => {
         const left = Math.ceil((outageUntil - Date.now()) / 1000);
-        if (left > 0 && request.method === "POST" && request.url === "/v1/batch") {
+        if (left > 0 && request.method === "POST" && (request.url === "/v1/batch" || request.url === DIRECT_PATH)) {
           return reply.code(503).header("Retry-After", String(left)).send({ error: "Simulated outage" });
         }
       });

@@ -10,7 +10,7 @@ import { localLock, leaseLock, webLock, type SendLock } from "./lock.js";
 import { DEFAULT_BOUNDS, resilientOutbox, type Outbox } from "./outbox.js";
 import { createSender, type SendState } from "./sender.js";
 import { browserStore, errorMessage, webStorageCell, type KeyValueStore } from "./storage.js";
-import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination } from "./transport.js";
+import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination, type Destination } from "./transport.js";
 import { createStore } from "idb-keyval";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -40,7 +40,11 @@ export interface TrackerEdges {
   random: () => number;
 }
 
-const OUTBOX_DB = "reftrack-outbox";
+/**
+ * The outbox, its lock and its shared backoff belong to one destination: events queued for one endpoint must never
+ * be drained to another (a site that moves endpoints, or a page of the demo that sends straight to Voucherify).
+ */
+const scoped = (name: string, destination: Destination) => `${name}:${destination.url}`;
 
 const STATE_KEYS = { anonymousId: "anonymous_id", customer: "customer", referral: "referral" } as const;
 
@@ -74,20 +78,22 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     report(new Error(`IndexedDB is unavailable (${errorMessage(error)}); reftrack keeps its state and queued events in memory for this page`));
   };
   const store = edges.store ?? browserStore("reftrack", "state", storageFailed);
+  const destination =
+    settings.voucherifyAppId && settings.voucherifyClientToken
+      ? voucherifyDestination(settings.voucherifyApi, settings.voucherifyAppId, settings.voucherifyClientToken)
+      : collectorDestination(settings.endpoint ?? "");
+  const outboxDb = scoped("reftrack-outbox", destination);
   const outbox =
     edges.outbox ??
-    resilientOutbox(OUTBOX_DB, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, storageFailed);
+    resilientOutbox(outboxDb, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, storageFailed);
   const tabId = newId();
   const sender = createSender({
-    shared: webStorageCell(() => win.localStorage, "reftrack:send", { retryAt: 0, starts: [] }, isSendState),
-    destination:
-      settings.voucherifyAppId && settings.voucherifyClientToken
-        ? voucherifyDestination(settings.voucherifyApi, settings.voucherifyAppId, settings.voucherifyClientToken)
-        : collectorDestination(settings.endpoint ?? ""),
+    shared: webStorageCell(() => win.localStorage, scoped("reftrack:send", destination), { retryAt: 0, starts: [] }, isSendState),
+    destination,
     batchSize: settings.batchSize,
     flushMs: settings.flushMs,
     outbox,
-    lock: edges.lock ?? sendLock(win, tabId, now),
+    lock: edges.lock ?? sendLock(win, outboxDb, tabId, now),
     tabId,
     fetch,
     sendBeacon: typeof win.navigator.sendBeacon === "function" ? (url, body) => win.navigator.sendBeacon(url, body) : null,
@@ -242,15 +248,15 @@ const isSendState = (value: unknown): value is SendState =>
   typeof value === "object" && value !== null && typeof (value as SendState).retryAt === "number" && Array.isArray((value as SendState).starts);
 
 /** One sender across the site's tabs: Web Locks where the browser has them, else a lease in the outbox database. */
-function sendLock(win: Window, tabId: string, now: () => number): SendLock {
+function sendLock(win: Window, outboxDb: string, tabId: string, now: () => number): SendLock {
   let lease: SendLock;
   try {
-    lease = leaseLock(createStore(OUTBOX_DB, "events"), tabId, now);
+    lease = leaseLock(createStore(outboxDb, "events"), tabId, now);
   } catch {
     lease = localLock();
   }
   const locks = win.navigator.locks;
-  return locks && typeof locks.request === "function" ? webLock(locks, "reftrack-send", lease) : lease;
+  return locks && typeof locks.request === "function" ? webLock(locks, outboxDb, lease) : lease;
 }
 
 /**

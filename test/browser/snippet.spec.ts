@@ -111,3 +111,18 @@ test("the demo's outage: an event clicked while the endpoint answers 503 arrives
   expect(statuses[0]).toBe(503);
   expect(statuses.at(-1)).toBe(200);
 });
+
+test("the demo's direct page sends straight to its stand-in for Voucherify's client API", async ({ page, request }) => {
+  const code = uniqueCode("DIR");
+  const posts: { url: string; headers: Record<string, string> }[] = [];
+  page.on("request", (sent) => {
+    if (sent.method() === "POST") posts.push({ url: new URL(sent.url()).pathname, headers: sent.headers() });
+  });
+  await page.goto(`/direct.html?ref=${code}`);
+  await expect(page.locator("#referral-banner")).toContainText(code);
+  await page.click("#share-x");
+  const [stored] = await waitForEvents(request, { referral: code });
+  expect(stored?.body).toMatchObject({ event: "share_social", metadata: { network: "x" }, referral: { code }, via: "voucherify-client-api" });
+  expect(posts.map((post) => post.url)).toEqual(["/client/v1/events"]);
+  expect(posts[0]?.headers).toMatchObject({ "x-client-application-id": "demo-app", "x-client-token": "demo-client-token" });
+});

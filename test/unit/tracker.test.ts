@@ -350,6 +350,18 @@ describe("storage failures", () => {
   });
 });
 
+describe("destinations", () => {
+  it("never drain one destination's outbox to another (a site that moves endpoints, the demo's direct page)", async () => {
+    const oldEndpoint = start({ endpoint: "https://old.example/v1/batch" }, { outbox: undefined, lock: undefined, statuses: Array(20).fill(503) });
+    await oldEndpoint.tracker.track("queued_for_old");
+    oldEndpoint.tracker.destroy();
+    const newEndpoint = start({ endpoint: "https://new.example/v1/batch" }, { outbox: undefined, lock: undefined });
+    await newEndpoint.tracker.track("queued_for_new");
+    await newEndpoint.tracker.flush();
+    expect(newEndpoint.sent.map((request) => [request.url, request.batch.map((event) => event.event)])).toEqual([["https://new.example/v1/batch", ["queued_for_new"]]]);
+  });
+});
+
 describe("a site's onError that throws", () => {
   it("does not stop delivery, and nothing reaches the page", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
