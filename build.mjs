@@ -3,6 +3,7 @@ import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
+import { createHash } from "node:crypto";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const define = { __REFTRACK_VERSION__: JSON.stringify(pkg.version) };
@@ -23,6 +24,25 @@ await bundle({ entryPoints: ["demo/server.ts"], outfile: ".build/demo-server.js"
 chmodSync("dist/collector.js", 0o755);
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 
+// The stub of CONTRACT section 2 as a file, for pages whose CSP allows only 'self' scripts; and the hashes a CSP and
+// an integrity attribute need. The inline form hashes the exact text between <script> and </script> in the README.
+const stub = readFileSync("src/stub.js", "utf8").trim();
+writeFileSync("dist/stub.js", `${stub}\n`);
+const digest = (algorithm, text) => `${algorithm}-${createHash(algorithm).update(text).digest("base64")}`;
+const integrity = {
+  "reftrack.js": digest("sha384", readFileSync("dist/reftrack.js")),
+  "stub.js": digest("sha384", readFileSync("dist/stub.js")),
+  inlineStubCsp: `'${digest("sha256", stub)}'`,
+};
+writeFileSync("dist/integrity.json", `${JSON.stringify(integrity, null, 2)}\n`);
+// `node build.mjs --update-readme` writes the new values into the README's snippets (test/unit/readme.test.ts checks).
+if (process.argv.includes("--update-readme")) {
+  const readme = readFileSync("README.md", "utf8")
+    .replace(/integrity="sha384-[A-Za-z0-9+/=]+"/, `integrity="${integrity["reftrack.js"]}"`)
+    .replace(/'sha256-[A-Za-z0-9+/=]+'/g, integrity.inlineStubCsp);
+  writeFileSync("README.md", readme);
+}
+
 const sizes = {};
 for (const file of outputs) {
   const source = readFileSync(file);
@@ -38,3 +58,5 @@ console.log(`${"output".padEnd(28)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotl
 for (const [file, size] of Object.entries(sizes)) {
   console.log(`${file.padEnd(28)}${pad(size.raw, 9)}${pad(size.gzip, 9)}${pad(size.brotli, 9)}`);
 }
+console.log(`\nintegrity of dist/reftrack.js   ${integrity["reftrack.js"]}`);
+console.log(`CSP hash of the inline stub    ${integrity.inlineStubCsp}`);

@@ -71,26 +71,64 @@ export function withoutParam(url: string, param: string): string {
   return parsed.toString();
 }
 
-/**
- * Calls `onNavigate` after every single-page-app navigation (`pushState`, `replaceState`, `popstate`).
- * The page's own history methods keep working and are restored by the returned function.
- */
-export function watchNavigation(win: Window, onNavigate: () => void): () => void {
+interface NavigationHooks {
+  listeners: Set<() => void>;
+  uninstall: () => void;
+}
+
+/** One set of history hooks per window, however many trackers listen: installed once, chained, removable. */
+const installed = new WeakMap<Window, NavigationHooks>();
+
+function install(win: Window): NavigationHooks {
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
   const history = win.history;
   const originalPush = history.pushState;
   const originalReplace = history.replaceState;
+  // Each wrapper calls whatever the method was when reftrack arrived: the page's own hook, if it had one.
   const wrap = (original: History["pushState"]): History["pushState"] =>
     function (this: History, ...args: Parameters<History["pushState"]>) {
       const result = original.apply(this, args);
-      onNavigate();
+      notify();
       return result;
     };
-  history.pushState = wrap(originalPush);
-  history.replaceState = wrap(originalReplace);
-  win.addEventListener("popstate", onNavigate);
+  const pushState = wrap(originalPush);
+  const replaceState = wrap(originalReplace);
+  history.pushState = pushState;
+  history.replaceState = replaceState;
+  win.addEventListener("popstate", notify);
+  return {
+    listeners,
+    uninstall() {
+      // A page that wrapped our hook since holds a reference to it: restoring would cut its chain, so ours stays,
+      // calling nobody.
+      if (history.pushState === pushState) history.pushState = originalPush;
+      if (history.replaceState === replaceState) history.replaceState = originalReplace;
+      win.removeEventListener("popstate", notify);
+    },
+  };
+}
+
+/**
+ * Calls `onNavigate` after every single-page-app navigation (`pushState`, `replaceState`, `popstate`).
+ * The page's own history methods keep working; the returned function stops listening, and the last one to stop
+ * restores them.
+ */
+export function watchNavigation(win: Window, onNavigate: () => void): () => void {
+  let hooks = installed.get(win);
+  if (!hooks) {
+    hooks = install(win);
+    installed.set(win, hooks);
+  }
+  const listener = () => onNavigate();
+  hooks.listeners.add(listener);
   return () => {
-    history.pushState = originalPush;
-    history.replaceState = originalReplace;
-    win.removeEventListener("popstate", onNavigate);
+    const current = installed.get(win);
+    if (!current) return;
+    current.listeners.delete(listener);
+    if (current.listeners.size === 0) {
+      current.uninstall();
+      installed.delete(win);
+    }
   };
 }

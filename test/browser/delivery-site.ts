@@ -96,20 +96,35 @@ export interface Site {
   close(): Promise<void>;
 }
 
+export interface SiteOptions {
+  /** A Content-Security-Policy header for every page. */
+  csp?: string;
+  /** The stub inline (CONTRACT section 2, one line, as the README's CSP hash covers it) or as dist/stub.js. */
+  stub?: "inline" | "file";
+  /** Extra markup in the page's head (an inline schema, say). */
+  head?: string;
+}
+
 /** Pages with the script tag of CONTRACT section 2 and the given attributes; `/page.html` and `/other.html`. */
-export async function startSite(attributes: Record<string, string>): Promise<Site> {
+export async function startSite(attributes: Record<string, string>, options: SiteOptions = {}): Promise<Site> {
   const bundle = readFileSync("dist/reftrack.js");
+  const stubFile = readFileSync("dist/stub.js");
   const tag = Object.entries(attributes)
     .map(([name, value]) => `${name}="${value}"`)
     .join(" ");
-  const page = (title: string, body: string) => `<!doctype html><html><head><title>${title}</title><link rel="icon" href="data:,">
-<script>window.reftrack = window.reftrack || function () { (reftrack.q = reftrack.q || []).push(arguments) };</script>
+  const stub = options.stub === "file" ? `<script src="/stub.js"></script>` : `<script>${stubFile.toString().trim()}</script>`;
+  const page = (title: string, body: string) => `<!doctype html><html><head><title>${title}</title><link rel="icon" href="/favicon.ico">
+${options.head ?? ""}${stub}
 <script async src="/reftrack.js" ${tag}></script></head><body>${body}</body></html>`;
+  const headers = (type: string) => ({ "Content-Type": type, ...(options.csp ? { "Content-Security-Policy": options.csp } : {}) });
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://x").pathname;
     if (path === "/reftrack.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(bundle);
-    if (path === "/page.html") return void response.writeHead(200, { "Content-Type": "text/html" }).end(page("page", `<a id="away" href="/other.html" data-track="left_page">Away</a>`));
-    if (path === "/other.html") return void response.writeHead(200, { "Content-Type": "text/html" }).end(page("other", "<p>other</p>"));
+    if (path === "/stub.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(stubFile);
+    if (path === "/favicon.ico") return void response.writeHead(204).end();
+    if (path === "/events.schema.json") return void response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ events: { left_page: {}, e: { additional_properties: true }, csp_event: { properties: { n: { type: "number" } } } } }));
+    if (path === "/page.html") return void response.writeHead(200, headers("text/html")).end(page("page", `<a id="away" href="/other.html" data-track="left_page">Away</a><button id="button" data-track="csp_event" data-track-n="7">Go</button>`));
+    if (path === "/other.html") return void response.writeHead(200, headers("text/html")).end(page("other", "<p>other</p>"));
     response.writeHead(404).end();
   });
   const sockets = trackSockets(server);

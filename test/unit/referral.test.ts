@@ -100,4 +100,38 @@ describe("watchNavigation", () => {
     window.history.pushState({}, "", "/c");
     expect(onNavigate).toHaveBeenCalledTimes(3);
   });
+
+  it("installs one hook however many trackers listen, and restores the page's methods after the last", () => {
+    const originalPush = window.history.pushState;
+    const [first, second] = [vi.fn(), vi.fn()];
+    const stopFirst = watchNavigation(window, first);
+    const hooked = window.history.pushState;
+    const stopSecond = watchNavigation(window, second);
+    expect(window.history.pushState).toBe(hooked);
+    window.history.pushState({}, "", "/a");
+    expect([first.mock.calls.length, second.mock.calls.length]).toEqual([1, 1]);
+    stopFirst();
+    window.history.pushState({}, "", "/b");
+    expect([first.mock.calls.length, second.mock.calls.length]).toEqual([1, 2]);
+    stopSecond();
+    expect(window.history.pushState).toBe(originalPush);
+  });
+
+  it("does not cut a chain the page built on top of the hook", () => {
+    const originalPush = window.history.pushState;
+    const stop = watchNavigation(window, vi.fn());
+    const ours = window.history.pushState;
+    const pageCalls: string[] = [];
+    window.history.pushState = function (this: History, ...args: Parameters<History["pushState"]>) {
+      pageCalls.push(String(args[2]));
+      return ours.apply(this, args);
+    };
+    const pages = window.history.pushState;
+    stop();
+    expect(window.history.pushState).toBe(pages);
+    window.history.pushState({}, "", "/d");
+    expect(pageCalls).toEqual(["/d"]);
+    expect(window.location.pathname).toBe("/d");
+    window.history.pushState = originalPush;
+  });
 });

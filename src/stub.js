@@ -1,0 +1,1 @@
+window.reftrack = window.reftrack || function () { (reftrack.q = reftrack.q || []).push(arguments) };
