@@ -1,6 +1,6 @@
 // Who the visitor is: a random anonymous id until `identify`, then the customer the site names.
-import { object, optional, pattern, refine, size, string, validate } from "superstruct";
-import { issuesOf, jsonObject, ValidationError, type JsonObject } from "./schema.js";
+import { object, optional, pattern, refine, size, string } from "superstruct";
+import { jsonObject, validateOrIssues, ValidationError, type JsonObject } from "./schema.js";
 
 export interface Customer {
   source_id: string;
@@ -22,9 +22,9 @@ const CustomerStruct = object({
 
 /** The customer as given to `identify`, or a ValidationError listing every problem. */
 export function checkCustomer(input: unknown): Customer {
-  const [error, customer] = validate(input, CustomerStruct);
-  if (error) throw new ValidationError("Invalid customer", issuesOf(error, "customer"));
-  return customer;
+  const checked = validateOrIssues(input, CustomerStruct, { prefix: "customer" });
+  if (!checked.ok) throw new ValidationError("Invalid customer", checked.issues);
+  return checked.value;
 }
 
 /** The customer every event carries before `identify`: Voucherify requires one, and this one cannot collide. */

@@ -1,6 +1,6 @@
 // Settings: one struct checks `createTracker` options and converts the script tag's attribute strings alike.
-import { array, boolean, coerce, create, defaulted, enums, func, integer, number, object, optional, pattern, size, string, unknown, validate, type Infer } from "superstruct";
-import { issuesOf, ValidationError, type SchemaDocument } from "./schema.js";
+import { array, boolean, coerce, create, defaulted, enums, func, integer, number, object, optional, pattern, size, string, unknown, type Infer } from "superstruct";
+import { validateOrIssues, ValidationError, type SchemaDocument } from "./schema.js";
 import type { Attribution } from "./referral.js";
 import { VOUCHERIFY_API } from "./voucherify.js";
 
@@ -62,10 +62,10 @@ export type Settings = Infer<typeof SettingsStruct>;
  * typo in a script tag does not stop tracking; a missing or bad endpoint throws, since nothing could be delivered.
  */
 export function resolveSettings(input: Record<string, unknown>, report: (error: Error) => void): Settings {
-  const [error, valid] = validate(input, SettingsStruct, { coerce: true });
-  let settings = valid;
-  if (error) {
-    const issues = issuesOf(error);
+  const checked = validateOrIssues(input, SettingsStruct, { coerce: true });
+  let settings = checked.ok ? checked.value : undefined;
+  if (!checked.ok) {
+    const issues = checked.issues;
     const rest = { ...input };
     for (const issue of issues) {
       const key = issue.path.split(".")[0] ?? "";

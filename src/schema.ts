@@ -223,8 +223,9 @@ interface CompiledEvent {
 
 /** Turns a schema document (CONTRACT section 4) into a checker; a malformed document throws a ValidationError. */
 export function compileSchema(document: unknown): EventChecker {
-  const [error, parsed] = validate(document, SchemaDocumentStruct);
-  if (error) throw new ValidationError("Invalid event schema", issuesOf(error));
+  const checked = validateOrIssues(document, SchemaDocumentStruct);
+  if (!checked.ok) throw new ValidationError("Invalid event schema", checked.issues);
+  const parsed = checked.value;
   const enumIssues = misfitEnumValues(parsed);
   if (enumIssues.length > 0) throw new ValidationError("Invalid event schema", enumIssues);
   const compiled = new Map<string, CompiledEvent>();
@@ -244,9 +245,9 @@ export function compileSchema(document: unknown): EventChecker {
       const issues: Issue[] = event.customerRequired && !input.identified
         ? [{ path: "customer", message: `"${name}" requires a customer: call identify() first` }]
         : [];
-      const [failure, metadata] = validate(input.metadata ?? {}, event.metadata, { coerce: options.convert === true });
-      if (failure) issues.push(...issuesOf(failure, "metadata", name));
-      return issues.length > 0 || !metadata ? { ok: false, issues } : { ok: true, metadata: metadata as JsonObject };
+      const metadata = validateOrIssues(input.metadata ?? {}, event.metadata, { coerce: options.convert === true, prefix: "metadata", event: name });
+      if (!metadata.ok) issues.push(...metadata.issues);
+      return issues.length > 0 || !metadata.ok ? { ok: false, issues } : { ok: true, metadata: metadata.value as JsonObject };
     },
   };
 }
@@ -256,9 +257,9 @@ export const schemaless: EventChecker = {
   events: null,
   check(input) {
     const issues = checkEventName(input.event);
-    const [failure, metadata] = validate(input.metadata ?? {}, jsonObject);
-    if (failure) issues.push(...issuesOf(failure, "metadata"));
-    return issues.length > 0 || !metadata ? { ok: false, issues } : { ok: true, metadata };
+    const metadata = validateOrIssues(input.metadata ?? {}, jsonObject, { prefix: "metadata" });
+    if (!metadata.ok) issues.push(...metadata.issues);
+    return issues.length > 0 || !metadata.ok ? { ok: false, issues } : { ok: true, metadata: metadata.value };
   },
 };
 
@@ -285,8 +286,8 @@ function misfitEnumValues(document: SchemaDocument): Issue[] {
   for (const [event, definition] of Object.entries(document.events)) {
     for (const [property, { type, enum: allowed }] of Object.entries(definition.properties ?? {})) {
       allowed?.forEach((value, index) => {
-        const [failure] = validate(value, BASE[type]);
-        if (failure) issues.push({ path: `events.${event}.properties.${property}.enum.${index}`, message: `is not a valid ${type}: ${failure.message}` });
+        const fits = validateOrIssues(value, BASE[type]);
+        if (!fits.ok) issues.push({ path: `events.${event}.properties.${property}.enum.${index}`, message: `is not a valid ${type}: ${fits.issues[0]?.message ?? ""}` });
       });
     }
   }
@@ -294,8 +295,23 @@ function misfitEnumValues(document: SchemaDocument): Issue[] {
 }
 
 function checkEventName(event: unknown): Issue[] {
-  const [error] = validate(event, EventNameStruct);
-  return error ? [{ path: "event", message: `Expected an event name of 1 to ${MAX_EVENT_NAME} characters, but received: ${describe(event)}` }] : [];
+  return !validateOrIssues(event, EventNameStruct).ok ? [{ path: "event", message: `Expected an event name of 1 to ${MAX_EVENT_NAME} characters, but received: ${describe(event)}` }] : [];
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
+
+/**
+ * superstruct's `validate`, with every failure as an issue. A value superstruct cannot even describe in a message (an
+ * object whose `toString` is not a function: the fuzz tests found it) makes it throw; that is an issue here too,
+ * so untrusted input only ever yields issues.
+ */
+export function validateOrIssues<T, S>(value: unknown, struct: Struct<T, S>, options: { coerce?: boolean; prefix?: string; event?: string } = {}): Checked<T> {
+  try {
+    const [error, result] = validate(value, struct, { coerce: options.coerce === true });
+    return error ? { ok: false, issues: issuesOf(error, options.prefix, options.event) } : { ok: true, value: result };
+  } catch {
+    return { ok: false, issues: [{ path: options.prefix ?? "", message: "cannot be read: it holds a value that cannot be described (an object whose toString is not a function?)" }] };
+  }
 }
 
 /** Every failure of a superstruct check as an issue, with messages a site owner can act on. */

@@ -1,8 +1,8 @@
 // The wire format of CONTRACT section 6 as an endpoint checks it. Node-side only: the browser builds these
 // objects itself (event.ts) and never imports this module, so it costs the bundle nothing.
-import { array, object, optional, pattern, size, string, type as loose, validate } from "superstruct";
+import { array, object, optional, pattern, size, string, type as loose } from "superstruct";
 import { REFERRAL_CODE } from "./referral.js";
-import { issuesOf, jsonObject, type EventChecker, type Issue } from "./schema.js";
+import { jsonObject, validateOrIssues, type EventChecker, type Issue } from "./schema.js";
 
 const Timestamp = pattern(string(), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
 
@@ -25,9 +25,10 @@ export interface CheckedItem {
 
 /** Checks one batch item: its envelope, then its event against the schema, exactly as the browser did. */
 export function checkWireEvent(item: unknown, checker: EventChecker): CheckedItem {
-  const [envelopeError, event] = validate(item, WireEventStruct);
+  const envelope = validateOrIssues(item, WireEventStruct);
   const id = typeof (item as { id?: unknown })?.id === "string" ? (item as { id: string }).id : null;
-  if (envelopeError) return { id, issues: issuesOf(envelopeError) };
+  if (!envelope.ok) return { id, issues: envelope.issues };
+  const event = envelope.value;
   const identified = !event.customer.source_id.startsWith("anon_");
   const checked = checker.check({ event: event.event, metadata: event.metadata, identified });
   return { id, issues: checked.ok ? [] : checked.issues };
@@ -35,6 +36,6 @@ export function checkWireEvent(item: unknown, checker: EventChecker): CheckedIte
 
 /** The body's batch, or the issues that make the whole body unusable. */
 export function parseBatch(body: unknown): { batch: unknown[] } | { issues: Issue[] } {
-  const [error, parsed] = validate(body, BatchStruct);
-  return error ? { issues: issuesOf(error) } : { batch: parsed.batch };
+  const parsed = validateOrIssues(body, BatchStruct);
+  return parsed.ok ? { batch: parsed.value.batch } : { issues: parsed.issues };
 }
