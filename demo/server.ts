@@ -52,8 +52,8 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
       site.get("/direct.html", async (request, reply) => {
         const host = request.headers.host ?? "";
         // The Host header is the client's to write: only a plain host[:port] goes into the page.
-        if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) return reply.code(400).send({ error: "Bad Host header" });
-        const attributes = `data-voucherify-app-id="${DEMO_CLIENT.appId}"\n          data-voucherify-client-token="${DEMO_CLIENT.clientToken}"\n          data-voucherify-api="http://${host}"`;
+        if (!/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(host)) return reply.code(400).send({ error: "Bad Host header" });
+        const attributes = `data-voucherify-app-id="${DEMO_CLIENT.appId}"\n          data-voucherify-client-token="${DEMO_CLIENT.clientToken}"\n          data-voucherify-api="${request.protocol}://${host}"`;
         return reply.type("text/html").send(landing.replace('data-endpoint="/v1/batch"', attributes));
       });
       site.post<{ Body: Record<string, unknown> }>(DIRECT_PATH, async (request, reply) => {

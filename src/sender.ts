@@ -3,7 +3,7 @@
 import type { WireEvent } from "./event.js";
 import type { SendLock } from "./lock.js";
 import { compareKeys, type Outbox, type OutboxEntry, type OutboxKey } from "./outbox.js";
-import { batchLength, byteLength, classifyStatus, MAX_BODY_BYTES, paceWait, parseRetryAfter, post, retryDelay, type Destination } from "./transport.js";
+import { batchLength, byteLength, MAX_BODY_BYTES, paceWait, parseRetryAfter, post, RETRY_CAP_MS, retryDelay, type Destination } from "./transport.js";
 
 export interface Sender {
   /** Resolves once the events are committed to the outbox; events of the same tick share one transaction. */
@@ -96,6 +96,11 @@ export function createSender(options: SenderOptions): Sender {
     return post(options.fetch, destination, body, keepalive);
   };
   const paced = () => paceWait(shared.read().starts, destination.rate, options.now());
+  /** The wait an endpoint asked for. None is ever written further off than the cap: one that is predates a clock set back. */
+  const serverWait = () => {
+    const wait = shared.read().retryAt - options.now();
+    return wait > RETRY_CAP_MS ? 0 : wait;
+  };
 
   const schedule = (ms: number) => {
     const at = options.now() + ms;
@@ -130,7 +135,7 @@ export function createSender(options: SenderOptions): Sender {
     while (!stopped && options.isOnline()) {
       // Inside a backoff, or past the destination's pace, nothing is sent; the timer is re-armed here, whatever
       // woke this drain up.
-      const wait = Math.max(shared.read().retryAt - options.now(), networkRetryAt - options.now(), paced());
+      const wait = Math.max(serverWait(), networkRetryAt - options.now(), paced());
       if (wait > 0) return schedule(wait);
       const peeked = await outbox.peek(size);
       if (peeked.length === 0) return;
@@ -144,7 +149,7 @@ export function createSender(options: SenderOptions): Sender {
       batch.forEach((entry) => sendingNow.add(keyId(entry.key)));
       const result = await request(encode(batch), false);
       sendingNow.clear();
-      const delivery = classifyStatus(result.status);
+      const delivery = destination.classify(result.status);
       options.log(`batch of ${batch.length} → ${result.status || "network error"} (${delivery})`);
       if (delivery === "split" && batch.length > 1) {
         size = Math.ceil(batch.length / 2);
@@ -217,13 +222,20 @@ export function createSender(options: SenderOptions): Sender {
       return current;
     },
     flushOnExit(unloading) {
+      const notWritten = new Set(unwritten.map((entry) => keyId(entry.key)));
       // Start committing what is not written yet; the keepalive requests below do not wait for it.
       if (unwritten.length > 0) void write().catch(options.onError);
-      const entries = [...unconfirmed.values()].filter((entry) => !leaving.has(keyId(entry.key)) && (unloading || !sendingNow.has(keyId(entry.key))));
+      const entries = [...unconfirmed.values()].filter((entry) => {
+        const id = keyId(entry.key);
+        if (leaving.has(id)) return false;
+        // Without dedupe at the destination, only what no other tab can see yet, and nothing already on its way.
+        if (!destination.dedupes) return notWritten.has(id) && !sendingNow.has(id);
+        return unloading || !sendingNow.has(id);
+      });
       let budget = MAX_BODY_BYTES;
       // Inside a wait the endpoint asked for, a leaving page sends nothing: its events stay queued for the next load.
       // A paced destination gets only the requests its pace allows now; the rest go out on the next load too.
-      if (shared.read().retryAt > options.now()) return;
+      if (serverWait() > 0) return;
       while (entries.length > 0 && !stopped && paced() === 0) {
         const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), Math.min(options.batchSize, destination.maxEvents)));
         const body = encode(batch);
@@ -234,7 +246,7 @@ export function createSender(options: SenderOptions): Sender {
           ids.forEach((id) => leaving.add(id));
           void request(body, true).then((result) => {
             ids.forEach((id) => leaving.delete(id));
-            if (classifyStatus(result.status) === "delivered") return settle(batch);
+            if (destination.classify(result.status) === "delivered") return settle(batch);
           });
         } else if (!destination.beacon || !options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
           break; // the browser's budget for a closing page is spent: the rest goes out on the next load

@@ -17,6 +17,15 @@ export function classifyStatus(status: number): Delivery {
   return "retry";
 }
 
+/**
+ * Voucherify's own API is not redeployed under the visitor's feet: a 404 there means what the event names does not
+ * exist (a referral code, say), and retrying would never help. Other 4xx are final too; 401/403 still stop.
+ */
+export function classifyVoucherifyStatus(status: number): Delivery {
+  const delivery = classifyStatus(status);
+  return delivery === "retry" && status >= 400 && status < 500 && status !== 408 && status !== 429 ? "rejected" : delivery;
+}
+
 /** No request body over 64 KB: the keepalive budget of a page that is going away, and a sane size for any endpoint. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** An event may take half a request, so that every batch can carry at least one event with room to spare. */
@@ -87,6 +96,13 @@ export interface Destination {
   beacon: boolean;
   /** At most this many requests per window, or no pacing. */
   rate: { requests: number; windowMs: number } | null;
+  /** What an answer means for the events it carried. */
+  classify: (status: number) => Delivery;
+  /**
+   * Whether the destination drops an `id` it already has. One that does not (Voucherify) must never get an event
+   * twice, so a leaving page sends it only events no other tab can see and none already in flight.
+   */
+  dedupes: boolean;
 }
 
 /**
@@ -94,7 +110,7 @@ export interface Destination {
  * cross-origin endpoint needs no preflight.
  */
 export function collectorDestination(endpoint: string): Destination {
-  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Number.POSITIVE_INFINITY, encode: encodeBatch, beacon: true, rate: null };
+  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Number.POSITIVE_INFINITY, encode: encodeBatch, beacon: true, rate: null, classify: classifyStatus, dedupes: true };
 }
 
 /** Voucherify's client-side API: one event per request, its application id and client token in headers, paced. */
@@ -107,13 +123,16 @@ export function voucherifyDestination(api: string, appId: string, clientToken: s
     beacon: false,
     // We stamp when a request starts, Voucherify counts when it arrives: a margin keeps the boundary on our side.
     rate: { requests: CLIENT_RATE.requests, windowMs: CLIENT_RATE.windowMs + 250 },
+    classify: classifyVoucherifyStatus,
+    dedupes: false,
   };
 }
 
 /** How long until another request may start, given when recent ones started (oldest first). */
 export function paceWait(starts: readonly number[], rate: Destination["rate"], now: number): number {
   if (!rate) return 0;
-  const inWindow = starts.filter((start) => start > now - rate.windowMs);
+  // A start "in the future" means the clock was set back: it must not block sending for that long.
+  const inWindow = starts.filter((start) => start > now - rate.windowMs && start <= now);
   if (inWindow.length < rate.requests) return 0;
   return (inWindow[inWindow.length - rate.requests] ?? now) + rate.windowMs - now;
 }

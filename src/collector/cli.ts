@@ -16,6 +16,8 @@ const HELP = `reftrack-collector: receives reftrack batches, checks and stores t
   --allow-origin O    a browser origin allowed to send; repeatable; "http://localhost:*" allows any port
                       (default: http://localhost:* and http://127.0.0.1:*, for local development)
   --rate-limit N      batches per minute per client address (120)
+  --trust-proxy       take the client address from X-Forwarded-For (behind a proxy; else every visitor
+                      would share the proxy's rate limit)
 
 Forwarding to Voucherify starts when VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY are set
 (VOUCHERIFY_API_URL defaults to https://api.voucherify.io).`;
@@ -27,6 +29,7 @@ export interface CollectorFlags {
   schema: string | undefined;
   allowOrigins: string[];
   rateLimit: number;
+  trustProxy: boolean;
 }
 
 export function parseFlags(args: string[]): CollectorFlags | "help" {
@@ -39,6 +42,7 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
       schema: { type: "string" },
       "allow-origin": { type: "string", multiple: true },
       "rate-limit": { type: "string", default: "120" },
+      "trust-proxy": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -54,6 +58,7 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
     schema: values.schema,
     allowOrigins: values["allow-origin"] ?? ["http://localhost:*", "http://127.0.0.1:*"],
     rateLimit,
+    trustProxy: values["trust-proxy"],
   };
 }
 
@@ -64,23 +69,25 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
   const db = openDb(flags.db);
   const forwarding = Boolean(env.VOUCHERIFY_APP_ID && env.VOUCHERIFY_SECRET_KEY);
   const store = createEventStore(db, { forwarding });
-  const forwarder = forwarding
-    ? startForwarder({
-        store,
-        apiUrl: env.VOUCHERIFY_API_URL || "https://api.voucherify.io",
-        appId: env.VOUCHERIFY_APP_ID ?? "",
-        secretKey: env.VOUCHERIFY_SECRET_KEY ?? "",
-        log: (message) => app.log.info(message),
-      })
-    : null;
+  let forwarder: ReturnType<typeof startForwarder> | null = null;
   const app = await buildCollector({
     store,
     checker,
     allowOrigin: originMatcher(flags.allowOrigins),
     rateLimit: flags.rateLimit,
+    trustProxy: flags.trustProxy,
     logger: env.QUIET ? false : { level: env.LOG_LEVEL ?? "info" },
     onStored: () => forwarder?.wake(),
   });
+  if (forwarding) {
+    forwarder = startForwarder({
+      store,
+      apiUrl: env.VOUCHERIFY_API_URL || "https://api.voucherify.io",
+      appId: env.VOUCHERIFY_APP_ID ?? "",
+      secretKey: env.VOUCHERIFY_SECRET_KEY ?? "",
+      log: (level, message) => (env.QUIET ? undefined : app.log[level](message)),
+    });
+  }
   const address = await app.listen({ port: flags.port, host: flags.host });
   console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"})`);
 

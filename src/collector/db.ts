@@ -46,12 +46,14 @@ export function openDb(path: string): Db {
 }
 
 export function migrate(db: Db): number {
-  const current = db.pragma("user_version", { simple: true }) as number;
+  // IMMEDIATE takes the write lock before reading the version: two processes starting on a fresh database
+  // migrate one after the other instead of both creating the same tables.
   db.transaction(() => {
+    const current = db.pragma("user_version", { simple: true }) as number;
     for (let version = current; version < MIGRATIONS.length; version++) {
       db.exec(MIGRATIONS[version] ?? "");
       db.pragma(`user_version = ${version + 1}`);
     }
-  })();
+  }).immediate();
   return MIGRATIONS.length;
 }

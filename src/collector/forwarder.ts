@@ -1,6 +1,6 @@
 // Forwards stored events to Voucherify's POST /v1/events, from the durable queue in the collector's database.
-// One request at a time, oldest first; the retry policy is the browser's own (transport.ts).
-import { classifyStatus, parseRetryAfter, retryDelay } from "../transport.js";
+// One request at a time, oldest first, with the browser's retry policy (transport.ts) applied to the whole queue.
+import { classifyVoucherifyStatus, parseRetryAfter, retryDelay } from "../transport.js";
 import { voucherifyBody } from "../voucherify.js";
 import type { EventStore } from "./store.js";
 
@@ -17,9 +17,9 @@ export interface ForwarderOptions extends VoucherifyCredentials {
   random?: () => number;
   /** How often to look for due forwards when there is nothing to do. */
   idleMs?: number;
-  /** After this many failed attempts a retryable error becomes final. */
-  maxAttempts?: number;
-  log?: (message: string) => void;
+  /** How long the queue waits after Voucherify refuses the credentials (401/403). */
+  credentialsPauseMs?: number;
+  log?: (level: "info" | "error", message: string) => void;
 }
 
 export function startForwarder(options: ForwarderOptions): { stop(): Promise<void>; wake(): void } {
@@ -27,22 +27,31 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const idleMs = options.idleMs ?? 1000;
-  const maxAttempts = options.maxAttempts ?? 30;
+  const credentialsPauseMs = options.credentialsPauseMs ?? 60_000;
   const log = options.log ?? (() => undefined);
   const endpoint = `${options.apiUrl.replace(/\/+$/, "")}/v1/events`;
+  const stopping = new AbortController();
   let running = true;
-  let wake: () => void = () => undefined;
-  const sleep = (ms: number) =>
+  /** Every request waits until then: a 429, an outage or refused credentials concern the whole queue. */
+  let pausedUntil = 0;
+  /** Consecutive failures of the queue, for the backoff. */
+  let failures = 0;
+  let wakeIdle: () => void = () => undefined;
+
+  /** Sleeps; new events may cut an idle wait short (`wake`), never a pause; stopping ends both. */
+  const sleep = (ms: number, wakeable: boolean) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
+      const done = () => {
         clearTimeout(timer);
+        stopping.signal.removeEventListener("abort", done);
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      stopping.signal.addEventListener("abort", done);
+      if (wakeable) wakeIdle = done;
     });
 
-  /** Sends one event; returns how long the whole queue must pause (a 429 concerns every request), or 0. */
-  const forward = async (seq: number, attempts: number, body: Record<string, unknown>): Promise<number> => {
+  const forward = async (seq: number, attempts: number, body: Record<string, unknown>): Promise<void> => {
     let status = 0;
     let retryAfter: string | null = null;
     let reason = "network error";
@@ -51,54 +60,61 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
         method: "POST",
         headers: { "Content-Type": "application/json", "X-App-Id": options.appId, "X-App-Token": options.secretKey },
         body: JSON.stringify(voucherifyBody(body as { event: unknown; customer: unknown })),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(30_000)]),
       });
       status = response.status;
       retryAfter = response.headers.get("Retry-After");
       reason = `HTTP ${status}: ${(await response.text()).slice(0, 500)}`;
     } catch (error) {
+      if (!running) return; // stopped mid-request: the event stays pending, untouched
       reason = `network error: ${(error as Error).message}`;
     }
-    const delivery = classifyStatus(status);
-    const tried = attempts + 1;
+    const delivery = classifyVoucherifyStatus(status);
     if (delivery === "delivered") {
-      options.store.markForward(seq, "sent", tried, 0, null);
-      return 0;
+      failures = 0;
+      options.store.markForward(seq, "sent", attempts + 1, 0, null);
+    } else if (delivery === "stop") {
+      // Wrong or rotated credentials: nothing is wrong with the events. They wait, uncounted, for the fix.
+      pausedUntil = now() + credentialsPauseMs;
+      options.store.markForward(seq, "pending", attempts, 0, reason);
+      log("error", `Voucherify refused the credentials (${reason}); check VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY`);
+    } else if (delivery === "retry") {
+      failures++;
+      const delay = retryDelay(failures, parseRetryAfter(retryAfter, now()), random);
+      pausedUntil = now() + delay;
+      options.store.markForward(seq, "pending", attempts + 1, 0, reason);
+      log("info", `forward ${seq}: ${reason}; the queue waits ${delay} ms`);
+    } else {
+      failures = 0;
+      options.store.markForward(seq, "failed", attempts + 1, 0, reason);
+      log("error", `forward ${seq} failed: ${reason}`);
     }
-    if (delivery === "retry" && tried < maxAttempts) {
-      const delay = retryDelay(tried, parseRetryAfter(retryAfter, now()), random);
-      options.store.markForward(seq, "pending", tried, now() + delay, reason);
-      log(`forward ${seq}: ${reason}; retry in ${delay} ms`);
-      return status === 429 ? delay : 0;
-    }
-    options.store.markForward(seq, "failed", tried, 0, reason);
-    log(`forward ${seq} failed: ${reason}`);
-    return 0;
   };
 
   const loop = (async () => {
     while (running) {
+      const pause = pausedUntil - now();
+      if (pause > 0) {
+        await sleep(pause, false);
+        continue;
+      }
       const due = options.store.dueForwards(now(), 10);
       if (due.length === 0) {
-        await sleep(idleMs);
+        await sleep(idleMs, true);
         continue;
       }
       for (const item of due) {
-        if (!running) break;
-        const pause = await forward(item.seq, item.attempts, item.body);
-        if (pause > 0) {
-          await sleep(pause);
-          break;
-        }
+        if (!running || pausedUntil > now()) break;
+        await forward(item.seq, item.attempts, item.body);
       }
     }
   })();
 
   return {
-    wake: () => wake(),
+    wake: () => wakeIdle(),
     async stop() {
       running = false;
-      wake();
+      stopping.abort();
       await loop;
     },
   };

@@ -17,6 +17,8 @@ export interface CollectorOptions {
   allowOrigin: (origin: string) => boolean;
   /** Batches per minute per client address. */
   rateLimit: number;
+  /** Behind a proxy: the client address comes from X-Forwarded-For. */
+  trustProxy?: boolean;
   logger?: FastifyServerOptions["logger"];
   /** Called after a batch is stored, so the forwarder can start at once. */
   onStored?: () => void;
@@ -39,6 +41,7 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
     requestTimeout: 10_000,
     connectionTimeout: 15_000,
     return503OnClosing: true,
+    trustProxy: options.trustProxy ?? false,
   });
 
   // A browser on a foreign origin is refused outright, not merely left without CORS headers.
@@ -81,18 +84,31 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
     return { accepted: stored, duplicates, rejected };
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>("/v1/events", async (request, reply) => {
-    const { event, referral, customer, since, before, limit } = request.query;
-    if (since !== undefined && Number.isNaN(Date.parse(since))) return reply.code(400).send({ error: "since must be an ISO 8601 time" });
-    return options.store.list({
-      event,
-      referral,
-      customer,
-      since: since === undefined ? undefined : new Date(since).toISOString(),
-      before: before === undefined ? undefined : Number(before) || 0,
-      limit: Math.min(Math.max(Number(limit) || 100, 1), 500),
-    });
-  });
+  // fastify checks the query with its own JSON Schema validator: a repeated parameter, an unknown one, a `since`
+  // that is not an RFC 3339 date-time or a `before` that is not a number all get a 400 saying which.
+  app.get<{ Querystring: { event?: string; referral?: string; customer?: string; since?: string; before?: number; limit?: number } }>(
+    "/v1/events",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            event: { type: "string", maxLength: 300 },
+            referral: { type: "string", maxLength: 64 },
+            customer: { type: "string", maxLength: 200 },
+            since: { type: "string", format: "date-time" },
+            before: { type: "integer", minimum: 1 },
+            limit: { type: "integer", minimum: 1, maximum: 500, default: 100 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { event, referral, customer, since, before, limit } = request.query;
+      return options.store.list({ event, referral, customer, since: since === undefined ? undefined : new Date(since).toISOString(), before, limit: limit ?? 100 });
+    },
+  );
 
   app.get("/healthz", async () => ({ ok: true, ...options.store.stats() }));
   return app;

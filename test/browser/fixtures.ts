@@ -38,7 +38,7 @@ export { expect };
 export const uniqueCode = (label: string) => `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 
 export async function received(request: APIRequestContext, query: Record<string, string>): Promise<Received[]> {
-  const response = await request.get(`/v1/events?${new URLSearchParams({ limit: "1000", ...query })}`);
+  const response = await request.get(`/v1/events?${new URLSearchParams({ limit: "500", ...query })}`);
   return ((await response.json()) as { events: Received[] }).events;
 }
 

@@ -133,8 +133,9 @@ describe("forwarding to Voucherify", () => {
       request.on("data", (chunk: Buffer) => (body += chunk.toString()));
       request.on("end", () => {
         const parsed = JSON.parse(body) as Record<string, unknown>;
-        const problem = request.headers["x-app-id"] !== "app-1" || request.headers["x-app-token"] !== "secret-1" ? "bad credentials" : errorsOf(parsed);
-        const status = problem ? 400 : (script.shift() ?? 200);
+        const unauthorized = request.headers["x-app-id"] !== "app-1" || request.headers["x-app-token"] !== "secret-1";
+        const problem = unauthorized ? "bad credentials" : errorsOf(parsed);
+        const status = unauthorized ? 401 : problem ? 400 : (script.shift() ?? 200);
         requests.push({ at: Date.now(), status });
         if (status === 200) accepted.push(parsed);
         response.writeHead(status, status === 429 ? { "Retry-After": "1" } : {}).end(JSON.stringify(problem ? { code: 400, message: problem } : { object: "event" }));
@@ -168,12 +169,41 @@ describe("forwarding to Voucherify", () => {
     expect(requests.length).toBe(before);
   });
 
-  it("marks an event Voucherify refuses (bad credentials: 400) as failed, with the reason", async () => {
-    const collector = await start([], { ...env(), VOUCHERIFY_SECRET_KEY: "wrong" });
-    await postBatch(collector.url, [wireEvent()]);
-    await expect
-      .poll(async () => ((await (await fetch(`${collector.url}/v1/events`)).json()) as { events: { forwarding: { status: string; last_error: string } }[] }).events[0]?.forwarding, { timeout: 10_000 })
-      .toMatchObject({ status: "failed", last_error: expect.stringContaining("HTTP 400") });
+  const forwardingOf = async (url: string) =>
+    ((await (await fetch(`${url}/v1/events`)).json()) as { events: { forwarding: { status: string; attempts: number; last_error: string } }[] }).events.map((event) => event.forwarding);
+
+  it("marks an event Voucherify refuses (400) as failed, with the reason, and goes on with the next", async () => {
+    script = [400];
+    const collector = await start([], env());
+    await postBatch(collector.url, [wireEvent({ metadata: { network: "x", n: 1 } }), wireEvent({ metadata: { network: "x", n: 2 } })]);
+    await expect.poll(() => forwardingOf(collector.url), { timeout: 10_000 }).toEqual([
+      expect.objectContaining({ status: "sent" }),
+      expect.objectContaining({ status: "failed", last_error: expect.stringContaining("HTTP 400") }),
+    ]);
+  });
+
+  it("refused credentials (401) fail nothing: the events wait, uncounted, for the fix", async () => {
+    const collector = await start([], { ...env(), VOUCHERIFY_SECRET_KEY: "rotated" });
+    await postBatch(collector.url, [wireEvent(), wireEvent()]);
+    await expect.poll(() => requests.length, { timeout: 10_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(requests).toHaveLength(1); // the whole queue pauses
+    expect(await forwardingOf(collector.url)).toEqual([
+      expect.objectContaining({ status: "pending", attempts: 0 }),
+      expect.objectContaining({ status: "pending", attempts: 0, last_error: expect.stringContaining("HTTP 401") }),
+    ]);
+  });
+
+  it("restarting with a forward already due while Voucherify is unreachable keeps the collector up", async () => {
+    const unreachable = { ...env(), VOUCHERIFY_API_URL: "http://127.0.0.1:9" };
+    const first = await start([], unreachable);
+    await postBatch(first.url, [wireEvent()]);
+    await expect.poll(async () => (await forwardingOf(first.url))[0]?.attempts, { timeout: 10_000 }).toBeGreaterThan(0);
+    await first.stop("SIGKILL");
+    const second = await start([], unreachable);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(second.process.exitCode).toBeNull();
+    expect((await fetch(`${second.url}/healthz`)).status).toBe(200);
   });
 
   it("a restart loses nothing that was still pending", async () => {

@@ -280,13 +280,33 @@ describe("straight to Voucherify's client-side API", () => {
     expect(requests.map((request) => request.ids[0])).toEqual(["id-1", "id-2", "id-3", "id-4", "id-5", "id-6", "id-7"]);
   });
 
-  it("leaving the page: keepalive within the pace, never a beacon (it cannot carry the headers)", async () => {
+  it("leaving the page: only events no other tab can see yet, within the pace, never a beacon (no headers)", async () => {
     const beacon = vi.fn(() => true);
-    const { sender, put, requests } = setup([{ status: 0 }, { status: 0 }, { status: 0 }], { destination: voucherify, sendBeacon: beacon, isOnline: () => false });
-    await put([1, 2, 3, 4, 5, 6, 7].map(voucherifyEvent));
+    const { sender, put, requests } = setup([], { destination: voucherify, sendBeacon: beacon, isOnline: () => false });
+    await put([voucherifyEvent(1)]); // in the shared outbox: the tab holding the lock may be sending it right now
+    void sender.enqueue([2, 3, 4, 5, 6, 7, 8].map(voucherifyEvent)); // tracked just now, not written yet
     sender.flushOnExit(true);
-    expect(requests.map((request) => [request.ids[0], request.keepalive])).toEqual([1, 2, 3, 4, 5].map((n) => [`id-${n}`, true]));
+    expect(requests.map((request) => [request.ids[0], request.keepalive])).toEqual([2, 3, 4, 5, 6].map((n) => [`id-${n}`, true]));
     expect(beacon).not.toHaveBeenCalled();
+  });
+
+  it("treats Voucherify's 404 as final (what the event names does not exist), not as a redeploy to wait out", async () => {
+    const { sender, put, requests, errors, outbox } = setup([{ status: 404 }], { destination: voucherify });
+    await put([voucherifyEvent(1), voucherifyEvent(2)]);
+    await sender.flush();
+    expect(requests.map((request) => [request.ids[0], request.keepalive])).toEqual([["id-1", false], ["id-2", false]]);
+    expect(errors).toEqual([expect.stringContaining("refused with HTTP 404")]);
+    expect(await outbox.count()).toBe(0);
+  });
+
+  it("a clock set back does not stall sending for that long", async () => {
+    const shared = memorySendState();
+    shared.write({ retryAt: Date.now() + 86_400_000, starts: [Date.now() + 3_600_000, Date.now() + 3_600_000, Date.now() + 3_600_000, Date.now() + 3_600_000, Date.now() + 3_600_000] });
+    const { sender, put, requests } = setup([], { destination: voucherify, shared });
+    await put([voucherifyEvent(1)]);
+    await sender.flush();
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(requests.map((request) => request.ids[0])).toEqual(["id-1"]);
   });
 });
 

@@ -1,0 +1,82 @@
+// @vitest-environment node
+// The forwarder's queue policy, in process, with a scripted Voucherify.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openDb } from "../../src/collector/db.js";
+import { startForwarder } from "../../src/collector/forwarder.js";
+import { createEventStore } from "../../src/collector/store.js";
+
+function setup(answers: { status: number; retryAfter?: string }[], events = 3) {
+  const db = openDb(":memory:");
+  const store = createEventStore(db, { forwarding: true });
+  store.storeBatch(Array.from({ length: events }, (_, n) => ({ id: `e${n}`, event: "e", customer: { source_id: "c" } })), new Date().toISOString());
+  const calls: number[] = [];
+  const fetch = vi.fn(async () => {
+    calls.push(Date.now());
+    const answer = answers.shift() ?? { status: 200 };
+    if (answer.status === 0) throw new TypeError("fetch failed");
+    return new Response("{}", { status: answer.status, headers: answer.retryAfter ? { "Retry-After": answer.retryAfter } : {} });
+  });
+  const forwarder = startForwarder({ store, apiUrl: "https://voucherify.test", appId: "a", secretKey: "s", fetch: fetch as unknown as typeof globalThis.fetch, idleMs: 20, random: () => 0.5, credentialsPauseMs: 60_000 });
+  const statuses = () => store.list({ limit: 100 }).events.map((event) => event.forwarding?.status);
+  return { db, store, forwarder, calls, statuses };
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanup.map((run) => run()));
+  cleanup = [];
+});
+const started = (...args: Parameters<typeof setup>) => {
+  const result = setup(...args);
+  cleanup.push(async () => {
+    await result.forwarder.stop();
+    result.db.close();
+  });
+  return result;
+};
+
+describe("the forwarder", () => {
+  it("a 429 pauses the whole queue for its Retry-After, and new events cannot cut the pause short", async () => {
+    const { forwarder, calls, statuses } = started([{ status: 429, retryAfter: "1" }]);
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    for (let i = 0; i < 5; i++) forwarder.wake();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(calls).toHaveLength(1);
+    await vi.waitFor(() => expect(statuses()).toEqual(["sent", "sent", "sent"]), { timeout: 3000 });
+    expect((calls[1] ?? 0) - (calls[0] ?? 0)).toBeGreaterThanOrEqual(990);
+  });
+
+  it("stop() during a long pause returns at once", async () => {
+    const { forwarder, calls } = setup([{ status: 429, retryAfter: "300" }]);
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    const before = Date.now();
+    await forwarder.stop();
+    expect(Date.now() - before).toBeLessThan(500);
+  });
+
+  it("an outage of many failed attempts fails nothing: the queue backs off and waits", async () => {
+    // Waits of 0.5, 1, 2 and 4 s (random 0.5): each failure doubles the pause of the whole queue.
+    const { calls, statuses, store } = started(Array.from({ length: 4 }, () => ({ status: 503 })));
+    await vi.waitFor(() => expect(statuses()).toEqual(["sent", "sent", "sent"]), { timeout: 15_000 });
+    expect(calls.length).toBe(7);
+    expect((calls[4] ?? 0) - (calls[3] ?? 0)).toBeGreaterThanOrEqual(3990);
+    expect(store.list({ limit: 10 }).events.map((event) => event.forwarding?.attempts)).toEqual([1, 1, 5]);
+  }, 30_000);
+
+  it("401 leaves every event pending with no attempt counted", async () => {
+    const { calls, store } = started([{ status: 401 }]);
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(calls).toHaveLength(1);
+    expect(store.list({ limit: 10 }).events.map((event) => [event.forwarding?.status, event.forwarding?.attempts])).toEqual([
+      ["pending", 0],
+      ["pending", 0],
+      ["pending", 0],
+    ]);
+  });
+
+  it("a 404 from Voucherify is final for that event, and the queue goes on", async () => {
+    const { statuses } = started([{ status: 404 }]);
+    await vi.waitFor(() => expect(statuses()).toEqual(["sent", "sent", "failed"]));
+  });
+});
