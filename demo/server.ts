@@ -56,6 +56,20 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
         const attributes = `data-voucherify-app-id="${DEMO_CLIENT.appId}"\n          data-voucherify-client-token="${DEMO_CLIENT.clientToken}"\n          data-voucherify-api="${request.protocol}://${host}"`;
         return reply.type("text/html").send(landing.replace('data-endpoint="/v1/batch"', attributes));
       });
+      // The landing page with consent required, and a banner to give or refuse it.
+      site.get("/consent.html", async (_request, reply) =>
+        reply.type("text/html").send(
+          landing.replace('data-debug="true"', 'data-debug="true"\n          data-consent="required"').replace(
+            "<body>",
+            `<body>
+  <div id="consent-banner" class="consent" role="dialog" aria-label="Analytics consent">
+    <p>Lumen would like to remember who referred you and count sign-ups, for its referral program.</p>
+    <button type="button" id="consent-accept" class="button button-primary">Accept</button>
+    <button type="button" id="consent-decline" class="button button-outline">Decline</button>
+  </div>`,
+          ),
+        ),
+      );
       site.post<{ Body: Record<string, unknown> }>(DIRECT_PATH, async (request, reply) => {
         if (request.headers["x-client-application-id"] !== DEMO_CLIENT.appId || request.headers["x-client-token"] !== DEMO_CLIENT.clientToken) {
           return reply.code(401).send({ code: 401, message: "Unauthorized" });

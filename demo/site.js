@@ -65,7 +65,21 @@
     });
   }
 
+  // /consent.html: the landing page with data-consent="required" and a banner. Until a button is pressed, reftrack
+  // keeps everything in memory and sends nothing; the choice is remembered by reftrack itself.
+  function handleConsentBanner() {
+    const banner = document.getElementById("consent-banner");
+    if (!banner) return;
+    const choose = (granted) => () => {
+      window.reftrack("consent", granted);
+      banner.hidden = true;
+    };
+    document.getElementById("consent-accept")?.addEventListener("click", choose(true));
+    document.getElementById("consent-decline")?.addEventListener("click", choose(false));
+  }
+
   preselectPlan();
   handleSignup();
   showReferralBanner();
+  handleConsentBanner();
 })();

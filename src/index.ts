@@ -19,3 +19,4 @@ export type { Customer } from "./identity.js";
 export type { Referral, Attribution } from "./referral.js";
 export type { WireEvent, PageContext } from "./event.js";
 export { memoryStore, type KeyValueStore } from "./storage.js";
+export { ConsentError, type ConsentState } from "./consent.js";

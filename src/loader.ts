@@ -4,9 +4,10 @@ import { optionsFromAttributes } from "./options.js";
 import { compileSchema, type SchemaDocument } from "./schema.js";
 import { errorMessage } from "./storage.js";
 import { createTracker, type Tracker } from "./tracker.js";
+import { ConsentError } from "./consent.js";
 
-type Method = "track" | "identify" | "flush" | "reset" | "referral";
-const METHODS: readonly Method[] = ["track", "identify", "flush", "reset", "referral"];
+type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
+const METHODS: readonly Method[] = ["track", "identify", "flush", "reset", "referral", "consent"];
 
 export type GlobalReftrack = ((command: string, ...args: unknown[]) => unknown) & Record<Method, (...args: unknown[]) => unknown> & { version: string };
 
@@ -25,7 +26,7 @@ export function installGlobal(win: StubbedWindow, script: Element | null): void 
     if (!script) throw new Error("cannot find its own <script> element");
     const options = optionsFromAttributes((name) => script.getAttribute(name));
     const tracker = createTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof createTracker>[0]);
-    const api = globalApi(tracker as unknown as Tracker<SchemaDocument>);
+    const api = globalApi(tracker as unknown as Tracker<SchemaDocument>, options.debug === "true" || options.debug === "");
     win.reftrack = api;
     for (const args of queue) api(...(Array.from(args) as [string, ...unknown[]]));
   } catch (error) {
@@ -46,7 +47,7 @@ function schemaOption(value: unknown, doc: Document): unknown {
   }
 }
 
-function globalApi(tracker: Tracker<SchemaDocument>): GlobalReftrack {
+function globalApi(tracker: Tracker<SchemaDocument>, debug: boolean): GlobalReftrack {
   const call = (command: unknown, args: unknown[]): unknown => {
     if (typeof command !== "string" || !(METHODS as readonly string[]).includes(command)) {
       warn(new Error(`Unknown command ${JSON.stringify(command)} (known: ${METHODS.join(", ")})`));
@@ -54,8 +55,9 @@ function globalApi(tracker: Tracker<SchemaDocument>): GlobalReftrack {
     }
     const method = tracker[command as Method] as (...args: unknown[]) => unknown;
     const result = method(...args);
-    // Queued and one-line calls rarely handle rejections: report them here so none goes unhandled.
-    if (result instanceof Promise) result.catch(warn);
+    // Queued and one-line calls rarely handle rejections: report them here so none goes unhandled. A visitor who
+    // declined is not a site's bug: that one is heard in debug mode only.
+    if (result instanceof Promise) result.catch((error: Error) => (error instanceof ConsentError && !debug ? undefined : warn(error)));
     return result;
   };
   const api = ((command: unknown, ...args: unknown[]) => call(command, args)) as GlobalReftrack;

@@ -3,6 +3,7 @@ import { array, boolean, coerce, create, defaulted, enums, func, integer, number
 import { validateOrIssues, ValidationError, type SchemaDocument } from "./schema.js";
 import type { Attribution } from "./referral.js";
 import { VOUCHERIFY_API } from "./voucherify.js";
+import { COOKIE_DOMAIN } from "./cookie.js";
 
 export interface TrackerOptions<S extends SchemaDocument | undefined = undefined> {
   /** URL that receives batches (CONTRACT section 6). Required unless events go straight to Voucherify. */
@@ -22,6 +23,12 @@ export interface TrackerOptions<S extends SchemaDocument | undefined = undefined
   batchSize?: number;
   flushMs?: number;
   debug?: boolean;
+  /** `required`: nothing is stored or sent until `consent(true)`. */
+  consent?: "required" | "not-required";
+  /** Honour Global Privacy Control and Do Not Track as a refusal (default true). */
+  respectGpc?: boolean;
+  /** A parent domain (`.example.com`) to mirror the referral into a cookie, for attribution across subdomains. */
+  cookieDomain?: string;
   onError?: (error: Error) => void;
 }
 
@@ -52,6 +59,9 @@ const SettingsStruct = object({
   batchSize: bounded(20, 1, 500, true),
   flushMs: bounded(2000, 0, 600_000, true),
   debug: flag(false),
+  consent: defaulted(enums(["required", "not-required"] as const), "not-required"),
+  respectGpc: flag(true),
+  cookieDomain: optional(pattern(string(), COOKIE_DOMAIN)),
   onError: optional(func()),
 });
 

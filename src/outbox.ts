@@ -22,6 +22,8 @@ export interface Outbox {
   peek(limit: number): Promise<OutboxEntry[]>;
   remove(keys: OutboxKey[]): Promise<void>;
   count(): Promise<number>;
+  /** Forgets every queued event (the visitor declined consent). */
+  clear(): Promise<void>;
 }
 
 export interface OutboxBounds {
@@ -71,6 +73,7 @@ export function memoryOutbox(bounds: OutboxBounds): Outbox {
       entries = entries.filter((entry) => !keys.some((key) => sameKey(key, entry.key)));
     },
     count: async () => entries.length,
+    clear: async () => void (entries = []),
   };
 }
 
@@ -104,6 +107,11 @@ export function idbOutbox(store: UseStore, bounds: OutboxBounds): Outbox {
         return promisifyRequest(objects.transaction);
       }),
     count: () => store("readonly", (objects) => promisifyRequest(objects.count(EVENTS()))),
+    clear: () =>
+      store("readwrite", (objects) => {
+        objects.clear();
+        return promisifyRequest(objects.transaction);
+      }),
   };
 }
 

@@ -16,8 +16,10 @@ export interface Sender {
    * since the browser cancels that request.
    */
   flushOnExit(unloading: boolean): void;
-  /** The browser is back online: a wait caused by the network ends now. */
+  /** The browser is back online (or consent was given): a wait caused by the network ends now. */
   online(): void;
+  /** Forgets this page's unsent events (the visitor declined consent; the outbox was cleared too). */
+  forget(): void;
 }
 
 /**
@@ -50,7 +52,8 @@ export interface SenderOptions {
   tabId: string;
   fetch: typeof globalThis.fetch;
   sendBeacon: ((url: string, body: Blob) => boolean) | null;
-  isOnline: () => boolean;
+  /** Online, and allowed to send (consent). When false, nothing is sent, not even from a leaving page. */
+  maySend: () => boolean;
   now: () => number;
   random: () => number;
   setTimeout: (callback: () => void, ms: number) => unknown;
@@ -132,7 +135,7 @@ export function createSender(options: SenderOptions): Sender {
   /** Sends from the outbox until it is empty, a backoff starts, or sending must stop. Runs under the lock. */
   const drain = async () => {
     let size = options.batchSize;
-    while (!stopped && options.isOnline()) {
+    while (!stopped && options.maySend()) {
       // Inside a backoff, or past the destination's pace, nothing is sent; the timer is re-armed here, whatever
       // woke this drain up.
       const wait = Math.max(serverWait(), networkRetryAt - options.now(), paced());
@@ -194,6 +197,7 @@ export function createSender(options: SenderOptions): Sender {
 
   const sendNow = async () => {
     if (writing) await writing;
+    if (!options.maySend()) return;
     writtenSinceFlush = 0;
     const held = await options.lock(drain);
     await forgetSettled();
@@ -222,6 +226,10 @@ export function createSender(options: SenderOptions): Sender {
       return current;
     },
     flushOnExit(unloading) {
+      if (!options.maySend()) {
+        if (unwritten.length > 0) void write().catch(options.onError);
+        return;
+      }
       const notWritten = new Set(unwritten.map((entry) => keyId(entry.key)));
       // Start committing what is not written yet; the keepalive requests below do not wait for it.
       if (unwritten.length > 0) void write().catch(options.onError);
@@ -260,6 +268,10 @@ export function createSender(options: SenderOptions): Sender {
         waitingForNetwork = false;
       }
       void sender.flush().catch(options.onError);
+    },
+    forget() {
+      unconfirmed.clear();
+      unwritten = [];
     },
   };
   return sender;

@@ -1,10 +1,11 @@
 // Where reftrack keeps things: IndexedDB through idb-keyval, or memory where IndexedDB is blocked.
-import { createStore, del, get, set, type UseStore } from "idb-keyval";
+import { clear, createStore, del, get, set, type UseStore } from "idb-keyval";
 
 export interface KeyValueStore {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown): Promise<void>;
   del(key: string): Promise<void>;
+  clear(): Promise<void>;
 }
 
 export function memoryStore(): KeyValueStore {
@@ -13,11 +14,23 @@ export function memoryStore(): KeyValueStore {
     get: async <T,>(key: string) => values.get(key) as T | undefined,
     set: async (key, value) => void values.set(key, structuredClone(value)),
     del: async (key) => void values.delete(key),
+    clear: async () => values.clear(),
   };
 }
 
 export function idbKeyValue(store: UseStore): KeyValueStore {
-  return { get: (key) => get(key, store), set: (key, value) => set(key, value, store), del: (key) => del(key, store) };
+  return { get: (key) => get(key, store), set: (key, value) => set(key, value, store), del: (key) => del(key, store), clear: () => clear(store) };
+}
+
+/**
+ * An object of async methods whose implementation can be swapped while callers hold it: the tracker's storage
+ * moves from memory to IndexedDB when the visitor consents.
+ */
+export function switchable<T extends AsyncMethods<T>>(initial: T): { api: T; use(next: T): void; current(): T } {
+  let current = initial;
+  const api = {} as Record<keyof T, unknown>;
+  for (const name of Object.keys(initial) as (keyof T)[]) api[name] = (...args: never[]) => current[name](...args);
+  return { api: api as T, use: (next) => void (current = next), current: () => current };
 }
 
 type AsyncMethods<T> = { [K in keyof T]: (...args: never[]) => Promise<unknown> };

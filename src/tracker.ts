@@ -7,9 +7,11 @@ import { resolveSettings, type TrackerOptions } from "./options.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, watchNavigation, withoutParam, type Referral } from "./referral.js";
 import { compileSchema, schemaless, ValidationError, type EventChecker, type EventNameOf, type MetadataArgs, type SchemaDocument } from "./schema.js";
 import { localLock, leaseLock, webLock, type SendLock } from "./lock.js";
-import { DEFAULT_BOUNDS, resilientOutbox, type Outbox } from "./outbox.js";
+import { DEFAULT_BOUNDS, memoryOutbox, resilientOutbox, type Outbox } from "./outbox.js";
 import { createSender, type SendState } from "./sender.js";
-import { browserStore, errorMessage, webStorageCell, type KeyValueStore } from "./storage.js";
+import { browserStore, errorMessage, memoryStore, switchable, webStorageCell, type KeyValueStore } from "./storage.js";
+import { CONSENT_KEY, ConsentError, initialConsent, isConsentChoice, type ConsentChoice, type PrivacySignals } from "./consent.js";
+import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
 import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination, type Destination } from "./transport.js";
 import { createStore } from "idb-keyval";
 
@@ -24,6 +26,11 @@ export interface Tracker<S extends SchemaDocument | undefined = undefined> {
   reset(): Promise<void>;
   /** The referral attached to events now, or null (also null until stored state has been read). */
   referral(): Referral | null;
+  /**
+   * The visitor's choice: `true` moves what waited in memory to storage and starts sending; `false` deletes what is
+   * stored and queued, and keeps nothing from then on. The choice is remembered.
+   */
+  consent(granted: boolean): Promise<void>;
   /** Removes every listener and history hook this tracker installed. */
   destroy(): void;
 }
@@ -55,6 +62,8 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const onError = options.onError ?? ((error: Error) => console.warn("[reftrack]", error.message, error));
   const settings = resolveSettings({ ...options }, onError);
   const log = settings.debug ? (message: string, detail?: unknown) => console.info("[reftrack]", message, detail ?? "") : () => {};
+  // A declined visitor is not a site's bug: heard in debug mode only.
+  const reportUnlessDeclined = (error: unknown) => (error instanceof ConsentError ? log(error.message) : report(error));
   const report = (error: unknown) => {
     const wrapped = error instanceof Error ? error : new Error(errorMessage(error));
     log(`error: ${wrapped.message}`);
@@ -77,27 +86,33 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     storageReported = true;
     report(new Error(`IndexedDB is unavailable (${errorMessage(error)}); reftrack keeps its state and queued events in memory for this page`));
   };
-  const store = edges.store ?? browserStore("reftrack", "state", storageFailed);
   const destination =
     settings.voucherifyAppId && settings.voucherifyClientToken
       ? voucherifyDestination(settings.voucherifyApi, settings.voucherifyAppId, settings.voucherifyClientToken)
       : collectorDestination(settings.endpoint ?? "");
   const outboxDb = scoped("reftrack-outbox", destination);
-  const outbox =
-    edges.outbox ??
-    resilientOutbox(outboxDb, { ...DEFAULT_BOUNDS, onDropped: (count) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) }, storageFailed);
+  const bounds = { ...DEFAULT_BOUNDS, onDropped: (count: number) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) };
+
+  // Until the visitor consents (where the site requires it), state and queue live in memory: nothing touches the
+  // device. The persistent stores are made on first need, so a pending or declined visitor's IndexedDB is never opened.
+  const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
+  let consent = initialConsent(settings, consentChoice.read(), win.navigator as PrivacySignals);
+  const persistentStore = once(() => edges.store ?? browserStore("reftrack", "state", storageFailed));
+  const persistentOutbox = once(() => edges.outbox ?? resilientOutbox(outboxDb, bounds, storageFailed));
+  const store = switchable<KeyValueStore>(consent === "granted" ? persistentStore() : memoryStore());
+  const outbox = switchable<Outbox>(consent === "granted" ? persistentOutbox() : memoryOutbox(bounds));
   const tabId = newId();
   const sender = createSender({
     shared: webStorageCell(() => win.localStorage, scoped("reftrack:send", destination), { retryAt: 0, starts: [] }, isSendState),
     destination,
     batchSize: settings.batchSize,
     flushMs: settings.flushMs,
-    outbox,
+    outbox: outbox.api,
     lock: edges.lock ?? sendLock(win, outboxDb, tabId, now),
     tabId,
     fetch,
     sendBeacon: typeof win.navigator.sendBeacon === "function" ? (url, body) => win.navigator.sendBeacon(url, body) : null,
-    isOnline: () => win.navigator.onLine !== false,
+    maySend: () => consent === "granted" && win.navigator.onLine !== false,
     now,
     random: edges.random ?? Math.random,
     setTimeout: (callback, ms) => win.setTimeout(callback, ms),
@@ -126,21 +141,66 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     if (chosen === referral) return;
     if (captured && chosen !== captured) log(`kept referral ${referral?.code} (first-touch attribution)`);
     referral = chosen;
-    await (chosen ? store.set(STATE_KEYS.referral, chosen) : store.del(STATE_KEYS.referral));
+    await (chosen ? store.api.set(STATE_KEYS.referral, chosen) : store.api.del(STATE_KEYS.referral));
+    mirrorToCookie();
+  };
+
+  /** With `cookieDomain`, the referral lives in a parent-domain cookie too, for the site's other subdomains. */
+  const secure = win.location.protocol === "https:";
+  const mirrorToCookie = () => {
+    if (!settings.cookieDomain || consent !== "granted") return;
+    win.document.cookie = referral ? referralCookie(referral, settings.cookieDomain, secure, now()) : expiredReferralCookie(settings.cookieDomain, secure);
   };
 
   const loadState = async () => {
-    referral = (await store.get<Referral>(STATE_KEYS.referral)) ?? null;
-    customer = (await store.get<Customer>(STATE_KEYS.customer)) ?? null;
-    anonymousId = (await store.get<string>(STATE_KEYS.anonymousId)) ?? "";
+    if (consent === "denied") {
+      anonymousId = newId(); // kept nowhere: nothing is tracked
+      return;
+    }
+    referral = (await store.api.get<Referral>(STATE_KEYS.referral)) ?? (settings.cookieDomain ? readReferralCookie(win.document.cookie, now()) : null);
+    customer = (await store.api.get<Customer>(STATE_KEYS.customer)) ?? null;
+    anonymousId = (await store.api.get<string>(STATE_KEYS.anonymousId)) ?? "";
     if (!anonymousId) {
       anonymousId = newId();
-      await store.set(STATE_KEYS.anonymousId, anonymousId);
+      await store.api.set(STATE_KEYS.anonymousId, anonymousId);
     }
   };
 
+  const setConsent = (granted: boolean) =>
+    inOrder(async () => {
+      consentChoice.write(granted ? "granted" : "denied");
+      if (!granted) {
+        consent = "denied";
+        sender.forget();
+        await Promise.all([store.api.clear(), outbox.api.clear(), persistentStore().clear(), persistentOutbox().clear()]);
+        store.use(memoryStore());
+        outbox.use(memoryOutbox(bounds));
+        if (settings.cookieDomain) win.document.cookie = expiredReferralCookie(settings.cookieDomain, secure);
+        customer = null;
+        referral = null;
+        log("consent declined: stored state and queued events deleted");
+        return;
+      }
+      if (consent !== "granted") {
+        // What waited in memory moves to storage, and from now on everything is kept there.
+        const [target, targetOutbox] = [persistentStore(), persistentOutbox()];
+        for (const key of Object.values(STATE_KEYS)) {
+          const value = await store.api.get(key);
+          if (value !== undefined) await target.set(key, value);
+        }
+        if (consent === "denied") await target.set(STATE_KEYS.anonymousId, anonymousId);
+        await targetOutbox.add(await outbox.api.peek(DEFAULT_BOUNDS.maxEvents));
+        store.use(target);
+        outbox.use(targetOutbox);
+        consent = "granted";
+        mirrorToCookie();
+        log("consent given: state and queued events kept from now on");
+      }
+      sender.online();
+    });
+
   // The landing URL is read now, before anything (our own URL cleaning included) can change it.
-  const landing = capture();
+  const landing = consent === "denied" ? null : capture();
   const ready = Promise.all([loadChecker(options.schema, fetch, report), loadState()])
     .then(([loaded]) => {
       checker = loaded;
@@ -160,6 +220,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   // of one tick reach the outbox together, in one transaction.
   const enqueue = (name: unknown, metadata: unknown, convert: boolean): Promise<{ id: string }> =>
     inOrder(async () => {
+      if (consent === "denied") throw new ConsentError();
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
       if (!checked.ok) throw new ValidationError(`Event ${JSON.stringify(name)} rejected`, checked.issues);
       const timestamp = now();
@@ -193,14 +254,15 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const identify = (input: unknown) =>
     inOrder(async () => {
       customer = structuredClone(checkCustomer(input));
-      await store.set(STATE_KEYS.customer, customer);
+      if (consent === "denied") return;
+      await store.api.set(STATE_KEYS.customer, customer);
       log(`identified ${customer.source_id}`);
     });
 
   // A form that names its customer: if that customer is invalid, the event is not sent as somebody else's.
   const onElement = (action: ElementAction) => {
     const identified = action.customer ? identify(action.customer) : Promise.resolve();
-    identified.then(() => enqueue(action.name, action.metadata, true)).catch(report);
+    identified.then(() => enqueue(action.name, action.metadata, true)).catch(reportUnlessDeclined);
   };
 
   // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
@@ -216,6 +278,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report);
   // The URL is read when the navigation happens: a second navigation right after may already have changed it.
   const stopNavigation = watchNavigation(win, () => {
+    if (consent === "denied") return;
     const captured = capture();
     inOrder(() => adopt(captured)).catch(report);
   });
@@ -229,11 +292,12 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
       inOrder(async () => {
         customer = null;
         anonymousId = newId();
-        await store.del(STATE_KEYS.customer);
-        await store.set(STATE_KEYS.anonymousId, anonymousId);
+        await store.api.del(STATE_KEYS.customer);
+        if (consent !== "denied") await store.api.set(STATE_KEYS.anonymousId, anonymousId);
         log("reset: new anonymous id");
       }),
     referral: () => (isLive(referral, now()) ? { ...referral } : null),
+    consent: setConsent,
     destroy() {
       stopElements();
       stopNavigation();
@@ -243,6 +307,11 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     },
   };
 }
+
+const once = <T,>(make: () => T): (() => T) => {
+  let made: { value: T } | null = null;
+  return () => (made ??= { value: make() }).value;
+};
 
 const isSendState = (value: unknown): value is SendState =>
   typeof value === "object" && value !== null && typeof (value as SendState).retryAt === "number" && Array.isArray((value as SendState).starts);

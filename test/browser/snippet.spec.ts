@@ -126,3 +126,17 @@ test("the demo's direct page sends straight to its stand-in for Voucherify's cli
   expect(posts.map((post) => post.url)).toEqual(["/client/v1/events"]);
   expect(posts[0]?.headers).toMatchObject({ "x-client-application-id": "demo-app", "x-client-token": "demo-client-token" });
 });
+
+test("the demo's consent page sends nothing until Accept, then what waited", async ({ page, request }) => {
+  const code = uniqueCode("CON");
+  await page.goto(`/consent.html?ref=${code}`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: { version?: string } }).reftrack.version === "string");
+  await page.click("#share-x");
+  await page.evaluate(() => (window as unknown as { reftrack: { flush(): Promise<void> } }).reftrack.flush());
+  await page.waitForTimeout(500);
+  expect(await received(request, { referral: code })).toEqual([]);
+  await page.click("#consent-accept");
+  await expect(page.locator("#consent-banner")).toBeHidden();
+  const [stored] = await waitForEvents(request, { referral: code });
+  expect(stored?.body).toMatchObject({ event: "share_social", metadata: { network: "x" } });
+});

@@ -41,7 +41,7 @@ function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
     tabId: "tab",
     fetch: fetch as unknown as typeof globalThis.fetch,
     sendBeacon: null,
-    isOnline: () => online,
+    maySend: () => online,
     now: Date.now,
     random: () => 0.5,
     setTimeout: (callback, ms) => setTimeout(callback, ms),
@@ -282,7 +282,7 @@ describe("straight to Voucherify's client-side API", () => {
 
   it("leaving the page: only events no other tab can see yet, within the pace, never a beacon (no headers)", async () => {
     const beacon = vi.fn(() => true);
-    const { sender, put, requests } = setup([], { destination: voucherify, sendBeacon: beacon, isOnline: () => false });
+    const { sender, put, requests } = setup([], { destination: voucherify, sendBeacon: beacon, lock: async () => false }); // another tab sends
     await put([voucherifyEvent(1)]); // in the shared outbox: the tab holding the lock may be sending it right now
     void sender.enqueue([2, 3, 4, 5, 6, 7, 8].map(voucherifyEvent)); // tracked just now, not written yet
     sender.flushOnExit(true);
@@ -307,6 +307,17 @@ describe("straight to Voucherify's client-side API", () => {
     await sender.flush();
     await vi.advanceTimersByTimeAsync(300_000);
     expect(requests.map((request) => request.ids[0])).toEqual(["id-1"]);
+  });
+});
+
+describe("when sending is not allowed (offline, or no consent)", () => {
+  it("a leaving page sends nothing, and still writes what it tracked", async () => {
+    const { sender, outbox, requests } = setup([], { maySend: () => false });
+    void sender.enqueue([item(1)]);
+    sender.flushOnExit(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(requests).toEqual([]);
+    expect(await outbox.count()).toBe(1);
   });
 });
 

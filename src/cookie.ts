@@ -1,0 +1,40 @@
+// The referral mirrored into a first-party cookie on the site's parent domain (`data-cookie-domain`), so a visitor who
+// lands on www.example.com and signs up on app.example.com keeps the code. Pure: the tracker reads and writes
+// document.cookie.
+import { REFERRAL_CODE, type Referral } from "./referral.js";
+
+export const REFERRAL_COOKIE = "reftrack_ref";
+/** A parent domain such as `.example.com`: letters, digits and dashes in at least two labels. */
+export const COOKIE_DOMAIN = /^\.?([A-Za-z0-9-]+\.)+[A-Za-z0-9-]+$/;
+
+const attributes = (domain: string, secure: boolean) => `; Domain=${domain}; Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
+
+/** The cookie for `referral`, living exactly as long as its attribution window. No landing URL: small, and no page data. */
+export function referralCookie(referral: Referral, domain: string, secure: boolean, now: number): string {
+  const maxAge = Math.max(0, Math.floor((Date.parse(referral.expires_at) - now) / 1000));
+  const value = [referral.code, referral.param, referral.captured_at, referral.expires_at].map(encodeURIComponent).join("|");
+  return `${REFERRAL_COOKIE}=${value}${attributes(domain, secure)}; Max-Age=${maxAge}`;
+}
+
+export function expiredReferralCookie(domain: string, secure: boolean): string {
+  return `${REFERRAL_COOKIE}=${attributes(domain, secure)}; Max-Age=0`;
+}
+
+/** The referral in `document.cookie`, if it is there, well formed, and still inside its window. Untrusted input. */
+export function readReferralCookie(cookies: string, now: number): Referral | null {
+  for (const pair of cookies.split(";")) {
+    const [name, ...rest] = pair.trim().split("=");
+    if (name !== REFERRAL_COOKIE) continue;
+    let parts: string[];
+    try {
+      parts = rest.join("=").split("|").map(decodeURIComponent);
+    } catch {
+      return null;
+    }
+    const [code = "", param = "", capturedAt = "", expiresAt = ""] = parts;
+    if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !/^[A-Za-z0-9_.-]{1,64}$/.test(param)) return null;
+    if (Number.isNaN(Date.parse(capturedAt)) || !(Date.parse(expiresAt) > now)) return null;
+    return { code, param, captured_at: new Date(capturedAt).toISOString(), expires_at: new Date(expiresAt).toISOString(), landing_url: "" };
+  }
+  return null;
+}

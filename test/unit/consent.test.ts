@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ConsentError, initialConsent } from "../../src/consent.js";
+import { expiredReferralCookie, readReferralCookie, referralCookie } from "../../src/cookie.js";
+import { newReferral } from "../../src/referral.js";
+import { memoryOutbox } from "../../src/outbox.js";
+import { memoryStore } from "../../src/storage.js";
+import { setUrl, startTracker } from "./harness.js";
+
+const posts = (fetch: ReturnType<typeof startTracker>["fetch"]) => fetch.mock.calls.filter(([, init]) => init?.method === "POST");
+let running: { destroy(): void }[] = [];
+const start = (...args: Parameters<typeof startTracker>) => {
+  const started = startTracker(...args);
+  running.push(started.tracker);
+  return started;
+};
+
+beforeEach(() => {
+  setUrl("https://site.example/?ref=NRY-01");
+  localStorage.clear();
+});
+afterEach(() => {
+  running.forEach((tracker) => tracker.destroy());
+  running = [];
+  Object.defineProperty(navigator, "globalPrivacyControl", { value: undefined, configurable: true });
+});
+
+describe("the initial state", () => {
+  const site = { consent: "not-required" as const, respectGpc: true };
+  it.each([
+    [{ ...site }, null, {}, "granted"],
+    [{ ...site, consent: "required" as const }, null, {}, "pending"],
+    [{ ...site }, null, { globalPrivacyControl: true }, "denied"],
+    [{ ...site }, null, { doNotTrack: "1" }, "denied"],
+    [{ ...site, respectGpc: false }, null, { globalPrivacyControl: true }, "granted"],
+    [{ ...site }, "granted" as const, { globalPrivacyControl: true }, "granted"],
+    [{ ...site, consent: "required" as const }, "denied" as const, {}, "denied"],
+  ])("%j, choice %s, signals %j → %s", (settings, choice, signals, state) => {
+    expect(initialConsent(settings, choice, signals)).toBe(state);
+  });
+});
+
+describe("data-consent=required", () => {
+  it("keeps everything in memory (IndexedDB never opened, nothing sent) until consent(true), then sends what waited", async () => {
+    const open = vi.spyOn(indexedDB, "open");
+    const { tracker, fetch, events } = start({ consent: "required" }, { store: undefined, outbox: undefined });
+    await tracker.track("before_consent");
+    await tracker.flush();
+    expect(posts(fetch)).toHaveLength(0);
+    expect(open).not.toHaveBeenCalled();
+    expect(tracker.referral()?.code).toBe("NRY-01");
+    await tracker.consent(true);
+    await tracker.flush();
+    expect(events().map((event) => [event.event, event.referral])).toEqual([["before_consent", { code: "NRY-01" }]]);
+    expect(open).toHaveBeenCalled();
+    expect(localStorage.getItem("reftrack:consent")).toBe('"granted"');
+  });
+
+  it("remembers the choice: the next page load stores and sends at once", async () => {
+    const first = start({ consent: "required" });
+    await first.tracker.consent(true);
+    const second = start({ consent: "required" });
+    await second.tracker.track("e");
+    await second.tracker.flush();
+    expect(second.events().map((event) => event.event)).toEqual(["e"]);
+  });
+
+  it("consent(false) deletes what is stored and queued, sends nothing, and rejects later events", async () => {
+    const store = memoryStore();
+    const outbox = memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: () => undefined });
+    const granted = start({}, { store, outbox, statuses: [503] });
+    await granted.tracker.identify({ source_id: "alex@domain.io" });
+    await granted.tracker.track("queued");
+    await granted.tracker.flush(); // 503: the event stays queued
+    await granted.tracker.consent(false);
+    expect(await outbox.count()).toBe(0);
+    expect([await store.get("customer"), await store.get("referral"), await store.get("anonymous_id")]).toEqual([undefined, undefined, undefined]);
+    await expect(granted.tracker.track("after")).rejects.toBeInstanceOf(ConsentError);
+    const later = start({}, { store, outbox });
+    await expect(later.tracker.track("next_visit")).rejects.toBeInstanceOf(ConsentError);
+    await later.tracker.flush();
+    expect(posts(later.fetch)).toHaveLength(0);
+  });
+});
+
+describe("privacy signals", () => {
+  it("Global Privacy Control means no tracking by default, until the visitor explicitly agrees", async () => {
+    Object.defineProperty(navigator, "globalPrivacyControl", { value: true, configurable: true });
+    const { tracker, events } = start();
+    await expect(tracker.track("e")).rejects.toBeInstanceOf(ConsentError);
+    expect(tracker.referral()).toBeNull();
+    await tracker.consent(true);
+    await tracker.track("agreed");
+    await tracker.flush();
+    expect(events().map((event) => event.event)).toEqual(["agreed"]);
+  });
+
+  it("a site may choose not to honour it (data-respect-gpc=false)", async () => {
+    Object.defineProperty(navigator, "globalPrivacyControl", { value: true, configurable: true });
+    const { tracker, events } = start({ respectGpc: false });
+    await tracker.track("e");
+    await tracker.flush();
+    expect(events()).toHaveLength(1);
+  });
+});
+
+describe("the referral cookie", () => {
+  const now = Date.parse("2026-11-01T00:00:00Z");
+  const referral = newReferral("NRY-01", "ref", "https://www.example.com/?ref=NRY-01&email=alex@domain.io", now, 30);
+
+  it("lives as long as the window, on the parent domain, Lax, Secure on https, with no URL in it", () => {
+    const cookie = referralCookie(referral, ".example.com", true, now);
+    expect(cookie).toMatch(/^reftrack_ref=NRY-01\|ref\|[^;]+; Domain=\.example\.com; Path=\/; SameSite=Lax; Secure; Max-Age=2592000$/);
+    expect(cookie).not.toContain("email");
+    expect(referralCookie(referral, ".example.com", false, now)).not.toContain("Secure");
+    expect(expiredReferralCookie(".example.com", false)).toContain("Max-Age=0");
+  });
+
+  it("reads back what it wrote, and nothing expired, malformed or hostile", () => {
+    const value = referralCookie(referral, ".example.com", false, now).split(";")[0] ?? "";
+    expect(readReferralCookie(`other=1; ${value}`, now + 1000)).toEqual({ ...referral, landing_url: "" });
+    expect(readReferralCookie(value, now + 31 * 86_400_000)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=%3Cimg%3E|ref|2026-11-01T00:00:00Z|2999-01-01T00:00:00Z", now)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=%E0%A4%A|x|y|z", now)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=A|ref|nope|2999-01-01T00:00:00Z", now)).toBeNull();
+  });
+});
