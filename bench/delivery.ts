@@ -1,10 +1,8 @@
 // Delivery figures in Chromium: track() → queued latency, outbox write rate, requests and bytes per event, and how
 // long 1,000 queued events take to drain after reconnecting. Bundled by bench/run.mjs and run with node.
 import { chromium, type Page } from "playwright-core";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../test/browser/chromium.js";
 import { startCollector, startSite } from "../test/browser/delivery-site.js";
-
-const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 type Reftrack = { version?: string; track(name: string, metadata?: unknown): Promise<{ id: string }> };
 
@@ -26,7 +24,7 @@ async function ready(page: Page, url: string) {
 
 const collector = await startCollector();
 const site = await startSite({ "data-endpoint": collector.url });
-const browser = await chromium.launch({ executablePath, args });
+const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -1,6 +1,7 @@
 // A site and a separate collection endpoint (another origin, so CORS is real), both under the test's control:
 // the endpoint can be taken down and brought back on the same port, answer scripted statuses, be slow, and it
 // counts every id it receives, duplicates included.
+import { test } from "@playwright/test";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
@@ -137,4 +138,20 @@ ${options.head ?? ""}${stub}
         for (const socket of sockets) socket.destroy();
       }),
   };
+}
+
+/**
+ * A fresh collector for each test of the calling spec, and the site that test starts (if any), both closed after it.
+ * `use.site = await startSite(...)` registers a site for closing.
+ */
+export function collectorPerTest() {
+  const use: { collector: Collector; site: Site | null } = { collector: undefined as unknown as Collector, site: null };
+  test.beforeEach(async () => {
+    use.collector = await startCollector();
+  });
+  test.afterEach(async () => {
+    await Promise.all([use.collector.close(), use.site?.close()]);
+    use.site = null;
+  });
+  return use;
 }

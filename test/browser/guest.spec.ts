@@ -2,18 +2,10 @@
 // window.reftrack, changes no built-in prototype, and chains to the page's own history hooks.
 import { readFileSync } from "node:fs";
 import type { Page } from "@playwright/test";
-import { startCollector, startSite, type Collector, type Site } from "./delivery-site.js";
+import { collectorPerTest, startSite } from "./delivery-site.js";
 import { expect, test } from "./fixtures.js";
 
-let collector: Collector;
-let site: Site | null = null;
-test.beforeEach(async () => {
-  collector = await startCollector();
-});
-test.afterEach(async () => {
-  await Promise.all([collector.close(), site?.close()]);
-  site = null;
-});
+const use = collectorPerTest();
 
 const integrity = JSON.parse(readFileSync("dist/integrity.json", "utf8")) as { inlineStubCsp: string };
 type Reftrack = { version?: string; track(name: string, metadata?: unknown): Promise<{ id: string }>; flush(): Promise<void> };
@@ -30,27 +22,27 @@ const violations = (page: Page) => page.evaluate(() => (window as unknown as { v
 for (const stub of ["file", "inline"] as const) {
   test(`under script-src 'self' (stub ${stub === "file" ? "as dist/stub.js" : "inline, allowed by its hash"}): no violation, events delivered`, async ({ page }) => {
     const scripts = stub === "file" ? "'self'" : `'self' ${integrity.inlineStubCsp}`;
-    const csp = `default-src 'none'; script-src ${scripts}; connect-src 'self' ${new URL(collector.url).origin}; img-src 'self'; style-src 'self'`;
-    site = await startSite({ "data-endpoint": collector.url, "data-schema": "/events.schema.json", "data-flush-ms": "100" }, { csp, stub });
+    const csp = `default-src 'none'; script-src ${scripts}; connect-src 'self' ${new URL(use.collector.url).origin}; img-src 'self'; style-src 'self'`;
+    const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-schema": "/events.schema.json", "data-flush-ms": "100" }, { csp, stub }));
     await watchViolations(page);
     await page.goto(`${site.origin}/page.html?ref=CSP-1`);
     await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
     await page.click("#button");
     await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("csp_event", { n: 1 }));
-    await expect.poll(() => collector.ids.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => use.collector.ids.length, { timeout: 10_000 }).toBe(2);
     expect(await violations(page)).toEqual([]);
   });
 }
 
 test("the CSP test can fail: a policy without the stub's hash reports a violation", async ({ page }) => {
-  site = await startSite({ "data-endpoint": collector.url }, { csp: "script-src 'self'", stub: "inline" });
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }, { csp: "script-src 'self'", stub: "inline" }));
   await watchViolations(page);
   await page.goto(`${site.origin}/page.html`);
   await expect.poll(() => violations(page)).toEqual([expect.stringContaining("script-src")]);
 });
 
 test("adds no global but window.reftrack and changes no built-in prototype", async ({ page }) => {
-  site = await startSite({ "data-endpoint": collector.url });
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
   await page.addInitScript(() => {
     const snapshot = (target: object) => Object.getOwnPropertyNames(target).sort().join(",");
     const prototypes = { Object: Object.prototype, Array: Array.prototype, Function: Function.prototype, String: String.prototype, Promise: Promise.prototype, EventTarget: EventTarget.prototype, Element: Element.prototype, History: History.prototype };
@@ -76,7 +68,7 @@ test("adds no global but window.reftrack and changes no built-in prototype", asy
 });
 
 test("history hooks chain to the page's own, in either order, and capture an SPA referral", async ({ page }) => {
-  site = await startSite({ "data-endpoint": collector.url, "data-flush-ms": "100" });
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }));
   await page.addInitScript(() => {
     // The page wraps pushState before reftrack loads...
     const calls: string[] = [];

@@ -1,25 +1,13 @@
 // Consent and cross-subdomain attribution, in Chromium.
 import type { Page } from "@playwright/test";
-import { startCollector, startSite, type Collector, type Site } from "./delivery-site.js";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./chromium.js";
+import { collectorPerTest, startSite } from "./delivery-site.js";
 import { expect, test } from "./fixtures.js";
 
 // *.example.test resolves to this machine, so www. and app. are two real origins sharing a parent domain.
-test.use({
-  launchOptions: {
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP *.example.test 127.0.0.1"],
-  },
-});
+test.use({ launchOptions: { executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, "--host-resolver-rules=MAP *.example.test 127.0.0.1"] } });
 
-let collector: Collector;
-let site: Site | null = null;
-test.beforeEach(async () => {
-  collector = await startCollector();
-});
-test.afterEach(async () => {
-  await Promise.all([collector.close(), site?.close()]);
-  site = null;
-});
+const use = collectorPerTest();
 
 type Reftrack = ((...args: unknown[]) => unknown) & { version?: string; track(name: string): Promise<{ id: string }>; flush(): Promise<void>; referral(): { code: string } | null };
 const loaded = (page: Page) => page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
@@ -37,10 +25,10 @@ const stateKeys = (page: Page) =>
   );
 
 test("data-consent=required: nothing stored or sent before consent; after it, everything; the choice is remembered; declining deletes", async ({ page }) => {
-  site = await startSite({ "data-endpoint": collector.url, "data-consent": "required", "data-flush-ms": "100" });
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-consent": "required", "data-flush-ms": "100" }));
   const requests: string[] = [];
   page.on("request", (request) => {
-    if (request.url() === collector.url) requests.push(request.method());
+    if (request.url() === use.collector.url) requests.push(request.method());
   });
   await page.goto(`${site.origin}/page.html?ref=CONSENT-1`);
   await loaded(page);
@@ -51,13 +39,13 @@ test("data-consent=required: nothing stored or sent before consent; after it, ev
   expect(await databases(page)).toEqual([]);
 
   await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack("consent", true));
-  await expect.poll(() => collector.ids.length, { timeout: 10_000 }).toBe(1);
+  await expect.poll(() => use.collector.ids.length, { timeout: 10_000 }).toBe(1);
   expect(await stateKeys(page)).toEqual(expect.arrayContaining(["anonymous_id", "referral"]));
 
   await page.reload();
   await loaded(page);
   await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("after_reload"));
-  await expect.poll(() => collector.ids.length, { timeout: 10_000 }).toBe(2);
+  await expect.poll(() => use.collector.ids.length, { timeout: 10_000 }).toBe(2);
 
   await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack("consent", false));
   await expect.poll(() => stateKeys(page)).toEqual([]);
@@ -67,12 +55,12 @@ test("data-consent=required: nothing stored or sent before consent; after it, ev
   await loaded(page);
   expect(await rejectedAs()).toBe("ConsentError");
   await page.waitForTimeout(500);
-  expect(collector.ids).toHaveLength(2);
+  expect(use.collector.ids).toHaveLength(2);
   expect(await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.referral())).toBeNull();
 });
 
 test("a code captured on www. is attached to events on app. through the parent-domain cookie", async ({ page }) => {
-  site = await startSite({ "data-endpoint": collector.url, "data-cookie-domain": ".example.test", "data-flush-ms": "100" });
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-cookie-domain": ".example.test", "data-flush-ms": "100" }));
   const port = new URL(site.origin).port;
   await page.goto(`http://www.example.test:${port}/page.html?ref=SUB-7`);
   await loaded(page);
@@ -81,11 +69,11 @@ test("a code captured on www. is attached to events on app. through the parent-d
   await loaded(page);
   expect(await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.referral()?.code)).toBe("SUB-7");
   await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("signed_up"));
-  await expect.poll(() => collector.ids.length, { timeout: 10_000 }).toBe(1);
+  await expect.poll(() => use.collector.ids.length, { timeout: 10_000 }).toBe(1);
 });
 
 test("without data-cookie-domain, app. does not see the code captured on www.", async ({ page }) => {
-  site = await startSite({ "data-endpoint": collector.url });
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
   const port = new URL(site.origin).port;
   await page.goto(`http://www.example.test:${port}/page.html?ref=SUB-8`);
   await loaded(page);

@@ -4,23 +4,16 @@ import { expiredReferralCookie, readReferralCookie, referralCookie } from "../..
 import { newReferral } from "../../src/referral.js";
 import { memoryOutbox } from "../../src/outbox.js";
 import { memoryStore } from "../../src/storage.js";
-import { setUrl, startTracker } from "./harness.js";
+import { setUrl, startTracker, trackersPerTest } from "./harness.js";
 
 const posts = (fetch: ReturnType<typeof startTracker>["fetch"]) => fetch.mock.calls.filter(([, init]) => init?.method === "POST");
-let running: { destroy(): void }[] = [];
-const start = (...args: Parameters<typeof startTracker>) => {
-  const started = startTracker(...args);
-  running.push(started.tracker);
-  return started;
-};
+const start = trackersPerTest();
 
 beforeEach(() => {
   setUrl("https://site.example/?ref=NRY-01");
   localStorage.clear();
 });
 afterEach(() => {
-  running.forEach((tracker) => tracker.destroy());
-  running = [];
   Object.defineProperty(navigator, "globalPrivacyControl", { value: undefined, configurable: true });
 });
 

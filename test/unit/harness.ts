@@ -1,5 +1,5 @@
 // A tracker on happy-dom with its network and clock in the test's hands.
-import { vi } from "vitest";
+import { afterEach, vi } from "vitest";
 import { memoryStore, type KeyValueStore } from "../../src/storage.js";
 import { memoryOutbox } from "../../src/outbox.js";
 import { localLock } from "../../src/lock.js";
@@ -43,4 +43,15 @@ export function startTracker<S extends SchemaDocument | undefined = undefined>(
     { fetch: network.fetch, store, outbox: memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: () => undefined }), lock: localLock(), ...edges },
   );
   return { tracker, sent: network.sent, fetch: network.mock, errors, store, events: () => network.sent.flatMap((request) => request.batch) };
+}
+
+/** A `startTracker` whose trackers are destroyed after each test of the calling file (listeners, history hooks). */
+export function trackersPerTest(): typeof startTracker {
+  const running: { destroy(): void }[] = [];
+  afterEach(() => running.splice(0).forEach((tracker) => tracker.destroy()));
+  return (...args) => {
+    const started = startTracker(...args);
+    running.push(started.tracker);
+    return started;
+  };
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ValidationError, defineSchema } from "../../src/schema.js";
 import { browserStore, memoryStore } from "../../src/storage.js";
-import { setUrl, startTracker } from "./harness.js";
+import { setUrl, startTracker, trackersPerTest } from "./harness.js";
 
 const schema = defineSchema({
   events: {
@@ -11,20 +11,13 @@ const schema = defineSchema({
 });
 
 const DAY = 86_400_000;
-let running: { destroy(): void }[] = [];
-const start = (...args: Parameters<typeof startTracker>) => {
-  const started = startTracker(...args);
-  running.push(started.tracker);
-  return started;
-};
+const start = trackersPerTest();
 
 beforeEach(() => {
   setUrl("https://site.example/?ref=NRY-01");
   document.body.innerHTML = "";
 });
 afterEach(() => {
-  running.forEach((tracker) => tracker.destroy());
-  running = [];
   vi.useRealTimers();
 });
 
