@@ -20,8 +20,11 @@ export function expiredReferralCookie(domain: string, secure: boolean): string {
   return `${REFERRAL_COOKIE}=${attributes(domain, secure)}; Max-Age=0`;
 }
 
-/** The referral in `document.cookie`, if it is there, well formed, and still inside its window. Untrusted input. */
-export function readReferralCookie(cookies: string, now: number): Referral | null {
+/**
+ * The referral in `document.cookie`, if it is there, well formed, and still inside its window. Untrusted input: any
+ * subdomain may write it, so its times must be plausible (captured in the past, expiring within `maxDays` of that).
+ */
+export function readReferralCookie(cookies: string, now: number, maxDays: number): Referral | null {
   for (const pair of cookies.split(";")) {
     const [name, ...rest] = pair.trim().split("=");
     if (name !== REFERRAL_COOKIE) continue;
@@ -29,11 +32,12 @@ export function readReferralCookie(cookies: string, now: number): Referral | nul
     try {
       parts = rest.join("=").split("|").map(decodeURIComponent);
     } catch {
-      return null;
+      continue;
     }
     const [code = "", param = "", capturedAt = "", expiresAt = ""] = parts;
-    if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !/^[A-Za-z0-9_.-]{1,64}$/.test(param)) return null;
-    if (Number.isNaN(Date.parse(capturedAt)) || !(Date.parse(expiresAt) > now)) return null;
+    const [captured, expires] = [Date.parse(capturedAt), Date.parse(expiresAt)];
+    if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !/^[A-Za-z0-9_.-]{1,64}$/.test(param)) continue;
+    if (!(captured <= now) || !(expires > now) || expires - captured > maxDays * 86_400_000) continue;
     return { code, param, captured_at: new Date(capturedAt).toISOString(), expires_at: new Date(expiresAt).toISOString(), landing_url: "" };
   }
   return null;

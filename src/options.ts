@@ -81,6 +81,8 @@ export function resolveSettings(input: Record<string, unknown>, report: (error: 
       const key = issue.path.split(".")[0] ?? "";
       if (DESTINATION_KEYS.includes(key) || key === "") throw new ValidationError("Invalid reftrack settings", issues);
       delete rest[key];
+      // A consent setting that cannot be read must not switch tracking on: it falls back to the careful value.
+      if (key === "consent") rest.consent = "required";
     }
     report(new ValidationError("Invalid reftrack settings (defaults used instead)", issues));
     settings = create(rest, SettingsStruct);

@@ -100,11 +100,15 @@ const json = (depth: number): Struct<Json, null> =>
     return problem === null || `Expected JSON, but the value ${problem}`;
   });
 
-export const jsonObject: Struct<JsonObject, null> = define<JsonObject>("object", (value) => {
-  if (!isPlainObject(value)) return `Expected an object, but received: ${describe(value)}`;
-  const problem = jsonProblem(value);
-  return problem === null || `Expected JSON, but the value ${problem}`;
-});
+/** A JSON object starting at `depth` levels of nesting (metadata itself is level 0, a property of it level 1). */
+const jsonObjectAt = (depth: number): Struct<JsonObject, null> =>
+  define<JsonObject>("object", (value) => {
+    if (!isPlainObject(value)) return `Expected an object, but received: ${describe(value)}`;
+    const problem = jsonProblem(value, depth);
+    return problem === null || `Expected JSON, but the value ${problem}`;
+  });
+
+export const jsonObject = jsonObjectAt(0);
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 // A zone is required: a datetime without one means a different instant in every visitor's browser.
@@ -135,7 +139,7 @@ const BASE: Record<PropertyType, Struct<unknown, unknown>> = {
   boolean: widen(boolean()),
   date: widen(date),
   datetime: widen(datetime),
-  object: widen(jsonObject),
+  object: widen(jsonObjectAt(1)),
   array: widen(array(json(1))),
 };
 

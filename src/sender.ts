@@ -148,6 +148,7 @@ export function createSender(options: SenderOptions): Sender {
         options.onError(new Error(`${unreadable.length} unreadable event(s) in the outbox were removed`));
         continue;
       }
+      if (!options.maySend()) return; // consent may have been withdrawn while the outbox was read
       const batch = peeked.slice(0, batchLength(peeked.map((entry) => entry.key[3]), Math.min(size, destination.maxEvents)));
       batch.forEach((entry) => sendingNow.add(keyId(entry.key)));
       const result = await request(encode(batch), false);

@@ -95,6 +95,8 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 
   // Until the visitor consents (where the site requires it), state and queue live in memory: nothing touches the
   // device. The persistent stores are made on first need, so a pending or declined visitor's IndexedDB is never opened.
+  const secure = win.location.protocol === "https:";
+  const sendStateKey = scoped("reftrack:send", destination);
   const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
   let consent = initialConsent(settings, consentChoice.read(), win.navigator as PrivacySignals);
   const persistentStore = once(() => edges.store ?? browserStore("reftrack", "state", storageFailed));
@@ -103,7 +105,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const outbox = switchable<Outbox>(consent === "granted" ? persistentOutbox() : memoryOutbox(bounds));
   const tabId = newId();
   const sender = createSender({
-    shared: webStorageCell(() => win.localStorage, scoped("reftrack:send", destination), { retryAt: 0, starts: [] }, isSendState),
+    shared: webStorageCell(() => win.localStorage, sendStateKey, { retryAt: 0, starts: [] }, isSendState),
     destination,
     batchSize: settings.batchSize,
     flushMs: settings.flushMs,
@@ -146,7 +148,6 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   };
 
   /** With `cookieDomain`, the referral lives in a parent-domain cookie too, for the site's other subdomains. */
-  const secure = win.location.protocol === "https:";
   const mirrorToCookie = () => {
     if (!settings.cookieDomain || consent !== "granted") return;
     win.document.cookie = referral ? referralCookie(referral, settings.cookieDomain, secure, now()) : expiredReferralCookie(settings.cookieDomain, secure);
@@ -157,7 +158,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
       anonymousId = newId(); // kept nowhere: nothing is tracked
       return;
     }
-    referral = (await store.api.get<Referral>(STATE_KEYS.referral)) ?? (settings.cookieDomain ? readReferralCookie(win.document.cookie, now()) : null);
+    referral = (await store.api.get<Referral>(STATE_KEYS.referral)) ?? (settings.cookieDomain ? readReferralCookie(win.document.cookie, now(), settings.attributionDays) : null);
     customer = (await store.api.get<Customer>(STATE_KEYS.customer)) ?? null;
     anonymousId = (await store.api.get<string>(STATE_KEYS.anonymousId)) ?? "";
     if (!anonymousId) {
@@ -166,38 +167,63 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     }
   };
 
-  const setConsent = (granted: boolean) =>
-    inOrder(async () => {
+  const decline = async () => {
+    consent = "denied";
+    sender.forget();
+    // Only stores that exist are cleared: a visitor who declines before ever agreeing gets no database made for it.
+    await Promise.all([store.api.clear(), outbox.api.clear(), ...(persistentStore.made() ? [persistentStore().clear()] : []), ...(persistentOutbox.made() ? [persistentOutbox().clear()] : [])]);
+    store.use(memoryStore());
+    outbox.use(memoryOutbox(bounds));
+    forgetDevice(win, sendStateKey, outboxDb, settings.cookieDomain, secure);
+    customer = null;
+    referral = null;
+    anonymousId = newId();
+    log("consent declined: stored state and queued events deleted");
+  };
+
+  const grant = async () => {
+    // Switch first, then copy: a write that lands meanwhile goes to storage, and nothing is left behind in memory.
+    const [oldStore, oldOutbox] = [store.current(), outbox.current()];
+    const [target, targetOutbox] = [persistentStore(), persistentOutbox()];
+    store.use(target);
+    outbox.use(targetOutbox);
+    for (const key of Object.values(STATE_KEYS)) {
+      const value = await oldStore.get(key);
+      if (value !== undefined && (await target.get(key)) === undefined) await target.set(key, value);
+    }
+    if ((await target.get(STATE_KEYS.anonymousId)) === undefined) await target.set(STATE_KEYS.anonymousId, anonymousId);
+    await targetOutbox.add(await oldOutbox.peek(DEFAULT_BOUNDS.maxEvents));
+    consent = "granted";
+    mirrorToCookie();
+    log("consent given: state and queued events kept from now on");
+  };
+
+  /** Applies a choice made here or, through the `storage` event, in another tab of the site. */
+  const applyConsent = async (granted: boolean) => {
+    if (!granted && consent !== "denied") await decline();
+    if (granted && consent !== "granted") await grant();
+    if (granted) sender.online();
+  };
+
+  const setConsent = (granted: unknown) => {
+    // `reftrack("consent", "false")` must not read as yes: only a boolean is a choice.
+    if (typeof granted !== "boolean") return Promise.reject(new ValidationError("Invalid consent", [{ path: "consent", message: `Expected true or false, but received: ${JSON.stringify(granted)}` }]));
+    return inOrder(async () => {
       consentChoice.write(granted ? "granted" : "denied");
-      if (!granted) {
-        consent = "denied";
-        sender.forget();
-        await Promise.all([store.api.clear(), outbox.api.clear(), persistentStore().clear(), persistentOutbox().clear()]);
-        store.use(memoryStore());
-        outbox.use(memoryOutbox(bounds));
-        if (settings.cookieDomain) win.document.cookie = expiredReferralCookie(settings.cookieDomain, secure);
-        customer = null;
-        referral = null;
-        log("consent declined: stored state and queued events deleted");
-        return;
-      }
-      if (consent !== "granted") {
-        // What waited in memory moves to storage, and from now on everything is kept there.
-        const [target, targetOutbox] = [persistentStore(), persistentOutbox()];
-        for (const key of Object.values(STATE_KEYS)) {
-          const value = await store.api.get(key);
-          if (value !== undefined) await target.set(key, value);
-        }
-        if (consent === "denied") await target.set(STATE_KEYS.anonymousId, anonymousId);
-        await targetOutbox.add(await outbox.api.peek(DEFAULT_BOUNDS.maxEvents));
-        store.use(target);
-        outbox.use(targetOutbox);
-        consent = "granted";
-        mirrorToCookie();
-        log("consent given: state and queued events kept from now on");
-      }
-      sender.online();
+      await applyConsent(granted);
     });
+  };
+  const onStorage = (event: StorageEvent) => {
+    if (event.key !== CONSENT_KEY || event.newValue === null) return;
+    let choice: unknown = null;
+    try {
+      choice = JSON.parse(event.newValue);
+    } catch {
+      return; // not ours to read: nothing may throw into the page
+    }
+    if (isConsentChoice(choice)) inOrder(() => applyConsent(choice === "granted")).catch(report);
+  };
+  win.addEventListener("storage", onStorage);
 
   // The landing URL is read now, before anything (our own URL cleaning included) can change it.
   const landing = consent === "denied" ? null : capture();
@@ -297,21 +323,39 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
         log("reset: new anonymous id");
       }),
     referral: () => (isLive(referral, now()) ? { ...referral } : null),
-    consent: setConsent,
+    consent: setConsent as (granted: boolean) => Promise<void>,
     destroy() {
       stopElements();
       stopNavigation();
       win.document.removeEventListener("visibilitychange", onExit);
       win.removeEventListener("pagehide", onExit);
       win.removeEventListener("online", onOnline);
+      win.removeEventListener("storage", onStorage);
     },
   };
 }
 
-const once = <T,>(make: () => T): (() => T) => {
+const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {
   let made: { value: T } | null = null;
-  return () => (made ??= { value: make() }).value;
+  return Object.assign(() => (made ??= { value: make() }).value, { made: () => made !== null });
 };
+
+/**
+ * What a declined visitor leaves on the device besides the stores the tracker clears: the shared send state, the
+ * referral cookie, and outboxes of other destinations (whose events hold customers' details).
+ */
+function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, cookieDomain: string | undefined, secure: boolean): void {
+  try {
+    win.localStorage.removeItem(sendStateKey);
+  } catch {
+    // storage blocked: nothing was kept there
+  }
+  if (cookieDomain) win.document.cookie = expiredReferralCookie(cookieDomain, secure);
+  const databases = win.indexedDB?.databases?.bind(win.indexedDB);
+  void databases?.()
+    .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && name !== outboxDb && win.indexedDB.deleteDatabase(name)))
+    .catch(() => undefined);
+}
 
 const isSendState = (value: unknown): value is SendState =>
   typeof value === "object" && value !== null && typeof (value as SendState).retryAt === "number" && Array.isArray((value as SendState).starts);

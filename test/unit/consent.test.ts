@@ -75,6 +75,64 @@ describe("data-consent=required", () => {
   });
 });
 
+describe("consent, the hard cases", () => {
+  it("an event tracked in the same tick as consent(true) is delivered, not left in memory", async () => {
+    // Storage as slow as IndexedDB: the event's write lands while consent's copy into storage is still running.
+    const slow = memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: () => undefined });
+    const add = slow.add.bind(slow);
+    slow.add = async (entries) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return add(entries);
+    };
+    const { tracker, events } = start({ consent: "required" }, { outbox: slow });
+    const tracked = tracker.track("with_the_banner_click");
+    const agreed = tracker.consent(true);
+    await Promise.all([tracked, agreed]);
+    await tracker.flush();
+    expect(events().map((event) => event.event)).toEqual(["with_the_banner_click"]);
+  });
+
+  it("an unreadable consent setting falls back to required, never to tracking", async () => {
+    const { tracker, fetch, errors } = start({ consent: "Required " as never });
+    await tracker.track("e");
+    await tracker.flush();
+    expect(posts(fetch)).toHaveLength(0);
+    expect(errors[0]?.message).toContain("consent");
+  });
+
+  it("only a boolean is a choice: consent('false') is refused, not read as yes", async () => {
+    const { tracker, fetch } = start({ consent: "required" });
+    await expect(tracker.consent("false" as never)).rejects.toMatchObject({ issues: [{ path: "consent" }] });
+    await tracker.track("e");
+    await tracker.flush();
+    expect(posts(fetch)).toHaveLength(0);
+  });
+
+  it("declining forgets the anonymous id and the shared send state; agreeing later starts afresh", async () => {
+    const { tracker, events } = start({}, { statuses: [503] });
+    await tracker.track("first");
+    await tracker.flush();
+    expect(Object.keys(localStorage).some((key) => key.startsWith("reftrack:send:"))).toBe(true);
+    const before = (await tracker.track("second").then(() => tracker.flush()), events()[0]?.anonymous_id);
+    await tracker.consent(false);
+    expect(Object.keys(localStorage).filter((key) => key.startsWith("reftrack:send:"))).toEqual([]);
+    await tracker.consent(true);
+    await tracker.track("third");
+    await tracker.flush();
+    const third = events().find((event) => event.event === "third");
+    expect(third?.anonymous_id).not.toBe(before);
+  });
+
+  it("a choice made in another tab applies here too", async () => {
+    const { tracker, fetch } = start();
+    window.dispatchEvent(new StorageEvent("storage", { key: "reftrack:consent", newValue: '"denied"' }));
+    await expect(tracker.track("e")).rejects.toBeInstanceOf(ConsentError);
+    window.dispatchEvent(new StorageEvent("storage", { key: "reftrack:consent", newValue: "not json" }));
+    await tracker.flush();
+    expect(posts(fetch)).toHaveLength(0);
+  });
+});
+
 describe("privacy signals", () => {
   it("Global Privacy Control means no tracking by default, until the visitor explicitly agrees", async () => {
     Object.defineProperty(navigator, "globalPrivacyControl", { value: true, configurable: true });
@@ -110,10 +168,17 @@ describe("the referral cookie", () => {
 
   it("reads back what it wrote, and nothing expired, malformed or hostile", () => {
     const value = referralCookie(referral, ".example.com", false, now).split(";")[0] ?? "";
-    expect(readReferralCookie(`other=1; ${value}`, now + 1000)).toEqual({ ...referral, landing_url: "" });
-    expect(readReferralCookie(value, now + 31 * 86_400_000)).toBeNull();
-    expect(readReferralCookie("reftrack_ref=%3Cimg%3E|ref|2026-11-01T00:00:00Z|2999-01-01T00:00:00Z", now)).toBeNull();
-    expect(readReferralCookie("reftrack_ref=%E0%A4%A|x|y|z", now)).toBeNull();
-    expect(readReferralCookie("reftrack_ref=A|ref|nope|2999-01-01T00:00:00Z", now)).toBeNull();
+    expect(readReferralCookie(`other=1; ${value}`, now + 1000, 30)).toEqual({ ...referral, landing_url: "" });
+    expect(readReferralCookie(value, now + 31 * 86_400_000, 30)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=%3Cimg%3E|ref|2026-11-01T00:00:00Z|2026-11-20T00:00:00Z", now + 1000, 30)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=%E0%A4%A|x|y|z", now, 30)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=A|ref|nope|2026-11-20T00:00:00Z", now, 30)).toBeNull();
+  });
+
+  it("trusts no sibling subdomain's times: no expiry beyond the window, no capture in the future; a bad cookie is skipped", () => {
+    const value = referralCookie(referral, ".example.com", false, now).split(";")[0] ?? "";
+    expect(readReferralCookie("reftrack_ref=A|ref|2026-11-01T00:00:00Z|9999-01-01T00:00:00Z", now + 1000, 30)).toBeNull();
+    expect(readReferralCookie("reftrack_ref=A|ref|2027-01-01T00:00:00Z|2027-01-02T00:00:00Z", now, 30)).toBeNull();
+    expect(readReferralCookie(`reftrack_ref=%E0%A4%A|x|y|z; ${value}`, now + 1000, 30)?.code).toBe("NRY-01");
   });
 });

@@ -47,9 +47,9 @@ function allowedValue(definition: PropertyDefinition, value: unknown): boolean {
     case "datetime":
       return typeof value === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) && !Number.isNaN(Date.parse(value));
     case "object":
-      return typeof value === "object" && value !== null && !Array.isArray(value) && isJsonWithinLimits(value);
+      return typeof value === "object" && value !== null && !Array.isArray(value) && isJsonWithinLimits(value, 1);
     case "array":
-      return Array.isArray(value) && isJsonWithinLimits(value);
+      return Array.isArray(value) && isJsonWithinLimits(value, 1);
   }
 }
 
@@ -91,7 +91,8 @@ const schemaDocument: fc.Arbitrary<SchemaDocument> = fc.dictionary(fc.string({ m
 
 /** Values that hit the interesting edges of every type, plus anything at all. */
 const edgyValue = fc.oneof(
-  fc.constantFrom("", "x", "3", "true", "2019-01-25", "2019-02-30", "2019-01-25T14:30:00Z", "2019-01-25T14:30", "[1]", '{"a":1}', "NaN", "1e400"),
+  fc.constantFrom("", "x", "3", "true", "2019-01-25", "2019-02-30", "2019-01-25T14:30:00Z", "2019-01-25T14:30", "[1]", '{"a":1}', "NaN", "1e400", "x".repeat(10_000), "x".repeat(10_001)),
+  fc.constant({ a: { b: { c: { d: { e: 1 } } } } }),
   fc.constantFrom(0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, true, false, null),
   fc.jsonValue({ maxDepth: 7 }),
   fc.anything({ maxDepth: 3 }),
@@ -147,12 +148,14 @@ describe("checking events", () => {
       fc.property(
         schemaDocument.chain((document) => {
           const names = Object.keys(document.events);
-          return fc.tuple(fc.constant(document), fc.constantFrom(...names)).chain(([doc, name]) => fc.tuple(fc.constant(doc), fc.constant(name), metadataFor(doc.events[name] ?? {}), fc.boolean()));
+          // Names the schema does not have are drawn too: they must never be accepted.
+          return fc.tuple(fc.constant(document), fc.constantFrom(...names, "not_in_the_schema")).chain(([doc, name]) => fc.tuple(fc.constant(doc), fc.constant(name), metadataFor(doc.events[name] ?? {}), fc.boolean()));
         }),
         ([document, name, metadata, identified]) => {
           const result = compileSchema(document).check({ event: name, metadata, identified });
           const definition = document.events[name] ?? {};
           if (result.ok) {
+            expect(Object.hasOwn(document.events, name)).toBe(true);
             expect(allowedMetadata(definition, metadata)).toBe(true);
             expect(definition.customer !== "required" || identified).toBe(true);
           } else {

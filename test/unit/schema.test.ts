@@ -104,6 +104,14 @@ describe("checking an event", () => {
     expect(issues(check("anything", { extra: () => 1 }))[0]).toEqual({ path: "metadata.extra", message: expect.stringContaining("JSON") });
   });
 
+  it("counts nesting the same inside a typed object property as without a schema (at most 5 levels)", () => {
+    const sixLevels = { a: { b: { c: { d: { e: 1 } } } } };
+    const typed = compileSchema({ events: { e: { properties: { p: { type: "object" } } } } }).check({ event: "e", metadata: { p: sixLevels }, identified: true });
+    const untyped = schemaless.check({ event: "e", metadata: { p: sixLevels }, identified: true });
+    expect([typed.ok, untyped.ok]).toEqual([false, false]);
+    expect(compileSchema({ events: { e: { properties: { p: { type: "object" } } } } }).check({ event: "e", metadata: { p: { a: { b: { c: { d: 1 } } } } }, identified: true }).ok).toBe(true);
+  });
+
   it("rejects metadata that is not an object", () => {
     expect(issues(check("share_social", "x"))[0]).toEqual({ path: "metadata", message: expect.stringContaining("object") });
   });
