@@ -1,4 +1,4 @@
-// The tracker: referral, identity, schema and sender composed behind the methods of CONTRACT sections 2 and 3.
+// The tracker: referral, identity, schema, consent and delivery composed behind the methods of CONTRACT sections 2 and 3.
 // Every browser edge (window, fetch, storage, clock, ids) can be passed in, so the whole of it runs in unit tests.
 import { watchElements, type ElementAction } from "./elements.js";
 import { buildEvent, pageContext, type WireEvent } from "./event.js";
