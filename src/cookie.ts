@@ -1,7 +1,7 @@
 // The referral mirrored into a first-party cookie on the site's parent domain (`data-cookie-domain`), so a visitor who
 // lands on www.example.com and signs up on app.example.com keeps the code. Pure: the tracker reads and writes
 // document.cookie.
-import { REFERRAL_CODE, type Referral } from "./referral.js";
+import { REFERRAL_CODE, REFERRAL_PARAM, type Referral } from "./referral.js";
 
 export const REFERRAL_COOKIE = "reftrack_ref";
 /** A parent domain such as `.example.com`: letters, digits and dashes in at least two labels. */
@@ -36,7 +36,7 @@ export function readReferralCookie(cookies: string, now: number, maxDays: number
     }
     const [code = "", param = "", capturedAt = "", expiresAt = ""] = parts;
     const [captured, expires] = [Date.parse(capturedAt), Date.parse(expiresAt)];
-    if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !/^[A-Za-z0-9_.-]{1,64}$/.test(param)) continue;
+    if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !REFERRAL_PARAM.test(param)) continue;
     if (!(captured <= now) || !(expires > now) || expires - captured > maxDays * 86_400_000) continue;
     return { code, param, captured_at: new Date(capturedAt).toISOString(), expires_at: new Date(expiresAt).toISOString(), landing_url: "" };
   }

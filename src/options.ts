@@ -1,7 +1,7 @@
 // Settings: one struct checks `createTracker` options and converts the script tag's attribute strings alike.
 import { array, boolean, coerce, create, defaulted, enums, func, integer, number, object, optional, pattern, size, string, unknown, type Infer } from "superstruct";
 import { validateOrIssues, ValidationError, type SchemaDocument } from "./schema.js";
-import type { Attribution } from "./referral.js";
+import { REFERRAL_PARAM, type Attribution } from "./referral.js";
 import { VOUCHERIFY_API } from "./voucherify.js";
 import { COOKIE_DOMAIN } from "./cookie.js";
 
@@ -49,7 +49,7 @@ const SettingsStruct = object({
   voucherifyApi: defaulted(pattern(string(), /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/), VOUCHERIFY_API),
   schema: optional(unknown()),
   referralParams: defaulted(
-    coerce(size(array(pattern(string(), /^[A-Za-z0-9_.-]{1,64}$/)), 1, 20), string(), fromList),
+    coerce(size(array(pattern(string(), REFERRAL_PARAM)), 1, 20), string(), fromList),
     ["ref", "referral", "referral_code", "via"],
   ),
   attribution: defaulted(enums(["first", "last"] as const), "last"),

@@ -14,6 +14,8 @@ export type Attribution = "first" | "last";
 
 /** 1 to 64 letters, digits, `-`, `_` or `.`: every real program's codes fit, and nothing that could be markup does. */
 export const REFERRAL_CODE = /^[A-Za-z0-9._-]{1,64}$/;
+/** The name of a query parameter that carries a code (`ref`, `via`, …): the same characters. */
+export const REFERRAL_PARAM = /^[A-Za-z0-9._-]{1,64}$/;
 
 export type CodeInUrl =
   | { found: true; code: string; param: string }

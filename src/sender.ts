@@ -82,9 +82,8 @@ export function createSender(options: SenderOptions): Sender {
   let timerAt = Number.POSITIVE_INFINITY;
   let sending: Promise<void> | null = null;
   let attempt = 0;
-  /** A wait caused by the network binds only this page: a new page may be on a working network. */
+  /** A wait caused by the network (0: none) binds only this page: a new page may be on a working network. */
   let networkRetryAt = 0;
-  let waitingForNetwork = false;
   let stopped = false;
   const { destination } = options;
   const shared = options.shared ?? memorySendState();
@@ -161,10 +160,9 @@ export function createSender(options: SenderOptions): Sender {
       }
       if (delivery === "retry") {
         attempt++;
-        waitingForNetwork = result.status === 0;
         const delay = retryDelay(attempt, parseRetryAfter(result.retryAfter, options.now()), options.random);
-        if (waitingForNetwork) networkRetryAt = options.now() + delay;
-        else shared.write({ ...shared.read(), retryAt: options.now() + delay });
+        networkRetryAt = result.status === 0 ? options.now() + delay : 0;
+        if (result.status !== 0) shared.write({ ...shared.read(), retryAt: options.now() + delay });
         options.log(`retry ${attempt} in ${delay} ms`);
         continue;
       }
@@ -227,13 +225,12 @@ export function createSender(options: SenderOptions): Sender {
       return current;
     },
     flushOnExit(unloading) {
-      if (!options.maySend()) {
-        if (unwritten.length > 0) void write().catch(options.onError);
-        return;
-      }
       const notWritten = new Set(unwritten.map((entry) => keyId(entry.key)));
       // Start committing what is not written yet; the keepalive requests below do not wait for it.
       if (unwritten.length > 0) void write().catch(options.onError);
+      // Nothing leaves while sending is not allowed, or inside a wait the endpoint asked for: those events stay
+      // queued for the next load.
+      if (!options.maySend() || serverWait() > 0) return;
       const entries = [...unconfirmed.values()].filter((entry) => {
         const id = keyId(entry.key);
         if (leaving.has(id)) return false;
@@ -242,9 +239,7 @@ export function createSender(options: SenderOptions): Sender {
         return unloading || !sendingNow.has(id);
       });
       let budget = MAX_BODY_BYTES;
-      // Inside a wait the endpoint asked for, a leaving page sends nothing: its events stay queued for the next load.
-      // A paced destination gets only the requests its pace allows now; the rest go out on the next load too.
-      if (serverWait() > 0) return;
+      // A paced destination gets only the requests its pace allows now; the rest go out on the next load.
       while (entries.length > 0 && !stopped && paced() === 0) {
         const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), Math.min(options.batchSize, destination.maxEvents)));
         const body = encode(batch);
@@ -263,10 +258,9 @@ export function createSender(options: SenderOptions): Sender {
       }
     },
     online() {
-      if (waitingForNetwork) {
+      if (networkRetryAt > 0) {
         networkRetryAt = 0;
         attempt = 0;
-        waitingForNetwork = false;
       }
       void sender.flush().catch(options.onError);
     },

@@ -170,8 +170,12 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const decline = async () => {
     consent = "denied";
     sender.forget();
-    // Only stores that exist are cleared: a visitor who declines before ever agreeing gets no database made for it.
-    await Promise.all([store.api.clear(), outbox.api.clear(), ...(persistentStore.made() ? [persistentStore().clear()] : []), ...(persistentOutbox.made() ? [persistentOutbox().clear()] : [])]);
+    // Each store in use, and the persistent ones if they exist, cleared once: a visitor who declines before ever
+    // agreeing gets no database made for it.
+    const stores = new Set<KeyValueStore | Outbox>([store.current(), outbox.current()]);
+    if (persistentStore.made()) stores.add(persistentStore());
+    if (persistentOutbox.made()) stores.add(persistentOutbox());
+    await Promise.all([...stores].map((used) => used.clear()));
     store.use(memoryStore());
     outbox.use(memoryOutbox(bounds));
     forgetDevice(win, sendStateKey, outboxDb, settings.cookieDomain, secure);

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { compileSchema, schemaless } from "../schema.js";
+import { VOUCHERIFY_API } from "../voucherify.js";
 import { openDb } from "./db.js";
 import { startForwarder } from "./forwarder.js";
 import { buildCollector, originMatcher } from "./server.js";
@@ -82,7 +83,7 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
   if (forwarding) {
     forwarder = startForwarder({
       store,
-      apiUrl: env.VOUCHERIFY_API_URL || "https://api.voucherify.io",
+      apiUrl: env.VOUCHERIFY_API_URL || VOUCHERIFY_API,
       appId: env.VOUCHERIFY_APP_ID ?? "",
       secretKey: env.VOUCHERIFY_SECRET_KEY ?? "",
       log: (level, message) => (env.QUIET ? undefined : app.log[level](message)),
