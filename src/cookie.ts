@@ -1,23 +1,35 @@
-// The referral mirrored into a first-party cookie on the site's parent domain (`data-cookie-domain`), so a visitor who
-// lands on www.example.com and signs up on app.example.com keeps the code. Pure: the tracker reads and writes
-// document.cookie.
+// The referral in the first-party cookie `reftrack_ref` (CONTRACT section 8): it rides along with every request to the
+// site, so the site's server can read the code it needs to claim a conversion; on a parent domain
+// (`data-cookie-domain`) a visitor who lands on www.example.com and signs up on app.example.com keeps the code too.
+// Pure: the tracker reads and writes document.cookie; reftrack/server reads the same format from a Cookie header.
+//
+// Value: four fields joined by `|`, each percent-encoded: `code|param|captured_at|expires_at` (ISO 8601 times).
 import { REFERRAL_CODE, REFERRAL_PARAM, type Referral } from "./referral.js";
 
 export const REFERRAL_COOKIE = "reftrack_ref";
 /** A parent domain such as `.example.com`: letters, digits and dashes in at least two labels. */
 export const COOKIE_DOMAIN = /^\.?([A-Za-z0-9-]+\.)+[A-Za-z0-9-]+$/;
 
-const attributes = (domain: string, secure: boolean) => `; Domain=${domain}; Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
-
-/** The cookie for `referral`, living exactly as long as its attribution window. No landing URL: small, and no page data. */
-export function referralCookie(referral: Referral, domain: string, secure: boolean, now: number): string {
-  const maxAge = Math.max(0, Math.floor((Date.parse(referral.expires_at) - now) / 1000));
-  const value = [referral.code, referral.param, referral.captured_at, referral.expires_at].map(encodeURIComponent).join("|");
-  return `${REFERRAL_COOKIE}=${value}${attributes(domain, secure)}; Max-Age=${maxAge}`;
+/** Where the cookie lives: host-only unless a parent `domain` is given; `Secure` on https pages. */
+export interface CookieScope {
+  domain?: string | undefined;
+  secure: boolean;
 }
 
-export function expiredReferralCookie(domain: string, secure: boolean): string {
-  return `${REFERRAL_COOKIE}=${attributes(domain, secure)}; Max-Age=0`;
+const attributes = ({ domain, secure }: CookieScope) => `${domain ? `; Domain=${domain}` : ""}; Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
+
+export function referralCookieValue(referral: Pick<Referral, "code" | "param" | "captured_at" | "expires_at">): string {
+  return [referral.code, referral.param, referral.captured_at, referral.expires_at].map(encodeURIComponent).join("|");
+}
+
+/** The cookie for `referral`, living exactly as long as its attribution window. No landing URL: small, and no page data. */
+export function referralCookie(referral: Referral, scope: CookieScope, now: number): string {
+  const maxAge = Math.max(0, Math.floor((Date.parse(referral.expires_at) - now) / 1000));
+  return `${REFERRAL_COOKIE}=${referralCookieValue(referral)}${attributes(scope)}; Max-Age=${maxAge}`;
+}
+
+export function expiredReferralCookie(scope: CookieScope): string {
+  return `${REFERRAL_COOKIE}=${attributes(scope)}; Max-Age=0`;
 }
 
 /**

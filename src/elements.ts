@@ -12,14 +12,17 @@ const IDENTITY_FIELDS = ["source_id", "email", "name"];
 
 const propertyName = (suffix: string): string => suffix.replace(/-/g, "_");
 
-/** `PREFIX-network="x"` → `{ network: "x" }`; the element's own `PREFIX`, `-identify` and `-field` are not metadata. */
+/** Suffixes that configure reftrack rather than name a property. */
+const RESERVED = ["", "identify", "field", "referral"];
+
+/** `PREFIX-network="x"` → `{ network: "x" }`; the element's own `PREFIX`, `-identify`, `-field` and `-referral` are not metadata. */
 export function attributeMetadata(element: Element, prefix: string): Record<string, string> {
   const metadata: Record<string, string> = {};
   const start = `${prefix}-`;
   for (const { name, value } of Array.from(element.attributes)) {
     if (!name.startsWith(start)) continue;
     const suffix = name.slice(start.length);
-    if (suffix === "identify" || suffix === "field" || suffix === "") continue;
+    if (RESERVED.includes(suffix)) continue;
     metadata[propertyName(suffix)] = value;
   }
   return metadata;

@@ -27,7 +27,9 @@ export interface TrackerOptions<S extends SchemaDocument | undefined = undefined
   consent?: "required" | "not-required";
   /** Honour Global Privacy Control and Do Not Track as a refusal (default true). */
   respectGpc?: boolean;
-  /** A parent domain (`.example.com`) to mirror the referral into a cookie, for attribution across subdomains. */
+  /** Keep the referral in the first-party cookie `reftrack_ref`, for the site's server (default true). */
+  referralCookie?: boolean;
+  /** A parent domain (`.example.com`) for that cookie, for attribution across subdomains. */
   cookieDomain?: string;
   onError?: (error: Error) => void;
 }
@@ -61,6 +63,7 @@ const SettingsStruct = object({
   debug: flag(false),
   consent: defaulted(enums(["required", "not-required"] as const), "not-required"),
   respectGpc: flag(true),
+  referralCookie: flag(true),
   cookieDomain: optional(pattern(string(), COOKIE_DOMAIN)),
   onError: optional(func()),
 });

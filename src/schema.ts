@@ -35,6 +35,10 @@ export interface PropertyDefinition {
 
 export interface EventDefinition {
   readonly customer?: "required" | "optional";
+  /** `server`: only the site's server may send it (CONTRACT section 8); conversions that pay a reward belong here. */
+  readonly source?: "browser" | "server";
+  /** The collector keeps only the first event of this name for each `customer.source_id`. */
+  readonly once_per_customer?: boolean;
   readonly properties?: { readonly [property: string]: PropertyDefinition };
   readonly additional_properties?: boolean;
   readonly description?: string;
@@ -195,6 +199,8 @@ const PropertyDefinitionStruct = object({
 });
 const EventDefinitionStruct = object({
   customer: optional(enums(["required", "optional"] as const)),
+  source: optional(enums(["browser", "server"] as const)),
+  once_per_customer: optional(boolean()),
   properties: optional(record(string(), PropertyDefinitionStruct)),
   additional_properties: optional(boolean()),
   description: optional(string()),
@@ -214,15 +220,29 @@ export interface EventInput {
 
 export type CheckResult = { ok: true; metadata: JsonObject } | { ok: false; issues: Issue[] };
 
+/** Who sends an event: a visitor's browser (the default, trusted with nothing) or the site's server, with a key. */
+export type Sender = "browser" | "server";
+
+export interface CheckOptions {
+  /** Turn attribute and form strings into the declared types first. */
+  convert?: boolean;
+  /** Events of `"source": "server"` are refused from anything but the server. Default `browser`. */
+  sender?: Sender;
+}
+
 /** A compiled schema: checks an event, and with `convert` turns attribute strings into the declared types. */
 export interface EventChecker {
-  check(input: EventInput, options?: { convert?: boolean }): CheckResult;
+  check(input: EventInput, options?: CheckOptions): CheckResult;
+  /** Whether the collector keeps only the first event of this name for each customer. */
+  oncePerCustomer(event: string): boolean;
   readonly events: readonly string[] | null;
 }
 
 interface CompiledEvent {
   metadata: Struct<unknown, unknown>;
   customerRequired: boolean;
+  serverOnly: boolean;
+  oncePerCustomer: boolean;
 }
 
 /** Turns a schema document (CONTRACT section 4) into a checker; a malformed document throws a ValidationError. */
@@ -238,6 +258,7 @@ export function compileSchema(document: unknown): EventChecker {
   }
   return {
     events: [...compiled.keys()],
+    oncePerCustomer: (name) => compiled.get(name)?.oncePerCustomer === true,
     check(input, options = {}) {
       const nameIssues = checkEventName(input.event);
       if (nameIssues.length > 0) return { ok: false, issues: nameIssues };
@@ -246,6 +267,7 @@ export function compileSchema(document: unknown): EventChecker {
       if (!event) {
         return { ok: false, issues: [{ path: "event", message: `"${name}" is not an event of the schema (known: ${[...compiled.keys()].join(", ")})` }] };
       }
+      if (event.serverOnly && options.sender !== "server") return { ok: false, issues: [serverOnlyIssue(name)] };
       const issues: Issue[] = event.customerRequired && !input.identified
         ? [{ path: "customer", message: `"${name}" requires a customer: call identify() first` }]
         : [];
@@ -259,6 +281,7 @@ export function compileSchema(document: unknown): EventChecker {
 /** The checker used when the site declares no schema: any event name, metadata must still be JSON. */
 export const schemaless: EventChecker = {
   events: null,
+  oncePerCustomer: () => false,
   check(input) {
     const issues = checkEventName(input.event);
     const metadata = validateOrIssues(input.metadata ?? {}, jsonObject, { prefix: "metadata" });
@@ -281,7 +304,15 @@ function compileEvent(definition: EventDefinition): CompiledEvent {
         return true;
       }))
     : widen(object(shape));
-  return { metadata, customerRequired: definition.customer === "required" };
+  return { metadata, customerRequired: definition.customer === "required", serverOnly: definition.source === "server", oncePerCustomer: definition.once_per_customer === true };
+}
+
+/** A browser cannot be trusted to claim a conversion: it says so, and where the event belongs instead. */
+function serverOnlyIssue(name: string): Issue {
+  return {
+    path: "event",
+    message: `"${name}" is a server event ("source": "server" in the schema): send it from the site's server with reftrack/server and a server key, not from the browser`,
+  };
 }
 
 /** Enum values that their own property's type refuses: such a property could never accept anything. */
@@ -370,8 +401,13 @@ export type MetadataOf<E> = Flatten<
 > &
   (E extends { readonly additional_properties: true } ? JsonObject : {});
 
-/** Event names of a typed schema; any string when the schema is not known at compile time. */
-export type EventNameOf<S> = S extends { readonly events: infer Events } ? (string extends keyof Events ? string : keyof Events & string) : string;
+type BrowserEvents<Events> = { [K in keyof Events]: Events[K] extends { readonly source: "server" } ? never : K }[keyof Events];
+
+/**
+ * Event names a browser may track under a typed schema (server events are left out: only reftrack/server sends them);
+ * any string when the schema is not known at compile time.
+ */
+export type EventNameOf<S> = S extends { readonly events: infer Events } ? (string extends keyof Events ? string : BrowserEvents<Events> & string) : string;
 
 /** The arguments of `track` after the name: metadata is optional only when no property is required. */
 export type MetadataArgs<S, N extends string> = S extends { readonly events: infer Events }

@@ -11,7 +11,8 @@ import { DEFAULT_BOUNDS, memoryOutbox, resilientOutbox, type Outbox } from "./ou
 import { createSender, type SendState } from "./sender.js";
 import { browserStore, errorMessage, memoryStore, switchable, webStorageCell, type KeyValueStore } from "./storage.js";
 import { CONSENT_KEY, ConsentError, initialConsent, isConsentChoice, type ConsentChoice, type PrivacySignals } from "./consent.js";
-import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
+import { expiredReferralCookie, readReferralCookie, referralCookie, type CookieScope } from "./cookie.js";
+import { fillReferralFields, watchReferralForms } from "./form-referral.js";
 import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination, type Destination } from "./transport.js";
 import { createStore } from "idb-keyval";
 
@@ -96,6 +97,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   // Until the visitor consents (where the site requires it), state and queue live in memory: nothing touches the
   // device. The persistent stores are made on first need, so a pending or declined visitor's IndexedDB is never opened.
   const secure = win.location.protocol === "https:";
+  const cookieScope: CookieScope = { domain: settings.cookieDomain, secure };
   const sendStateKey = scoped("reftrack:send", destination);
   const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
   let consent = initialConsent(settings, consentChoice.read(), win.navigator as PrivacySignals);
@@ -145,12 +147,25 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     referral = chosen;
     await (chosen ? store.api.set(STATE_KEYS.referral, chosen) : store.api.del(STATE_KEYS.referral));
     mirrorToCookie();
+    fillReferralFields(win.document, settings.attrPrefix, referralCode(), log);
   };
 
-  /** With `cookieDomain`, the referral lives in a parent-domain cookie too, for the site's other subdomains. */
+  /** The referral lives in a first-party cookie too: the site's server reads it, and so do the site's subdomains. */
   const mirrorToCookie = () => {
-    if (!settings.cookieDomain || consent !== "granted") return;
-    win.document.cookie = referral ? referralCookie(referral, settings.cookieDomain, secure, now()) : expiredReferralCookie(settings.cookieDomain, secure);
+    if (!settings.referralCookie || consent !== "granted") return;
+    win.document.cookie = referral ? referralCookie(referral, cookieScope, now()) : expiredReferralCookie(cookieScope);
+  };
+  const cookieReferral = () => (settings.referralCookie ? readReferralCookie(win.document.cookie, now(), settings.attributionDays) : null);
+
+  /**
+   * The code a form hands to the site's server, known at once: before stored state is read, the cookie (read
+   * synchronously) and the landing URL say what it will be. Only where storage is allowed, like the cookie itself.
+   */
+  let stateLoaded = false;
+  const referralCode = (): string => {
+    if (consent !== "granted") return "";
+    const current = stateLoaded ? referral : chooseReferral(cookieReferral(), landing, settings.attribution, now());
+    return isLive(current, now()) ? current.code : "";
   };
 
   const loadState = async () => {
@@ -158,7 +173,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
       anonymousId = newId(); // kept nowhere: nothing is tracked
       return;
     }
-    referral = (await store.api.get<Referral>(STATE_KEYS.referral)) ?? (settings.cookieDomain ? readReferralCookie(win.document.cookie, now(), settings.attributionDays) : null);
+    referral = (await store.api.get<Referral>(STATE_KEYS.referral)) ?? cookieReferral();
     customer = (await store.api.get<Customer>(STATE_KEYS.customer)) ?? null;
     anonymousId = (await store.api.get<string>(STATE_KEYS.anonymousId)) ?? "";
     if (!anonymousId) {
@@ -178,10 +193,11 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     await Promise.all([...stores].map((used) => used.clear()));
     store.use(memoryStore());
     outbox.use(memoryOutbox(bounds));
-    forgetDevice(win, sendStateKey, outboxDb, settings.cookieDomain, secure);
+    forgetDevice(win, sendStateKey, outboxDb, cookieScope);
     customer = null;
     referral = null;
     anonymousId = newId();
+    fillReferralFields(win.document, settings.attrPrefix, "", log);
     log("consent declined: stored state and queued events deleted");
   };
 
@@ -199,6 +215,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     await targetOutbox.add(await oldOutbox.peek(DEFAULT_BOUNDS.maxEvents));
     consent = "granted";
     mirrorToCookie();
+    fillReferralFields(win.document, settings.attrPrefix, referralCode(), log);
     log("consent given: state and queued events kept from now on");
   };
 
@@ -235,6 +252,10 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     .then(([loaded]) => {
       checker = loaded;
       return adopt(landing);
+    })
+    .then(() => {
+      stateLoaded = true;
+      fillReferralFields(win.document, settings.attrPrefix, referralCode(), log);
     })
     .catch(report);
 
@@ -306,6 +327,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   // What earlier pages left in the outbox goes out as soon as this one is ready.
   void ready.then(() => sender.flush()).catch(report);
   const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report);
+  const stopForms = watchReferralForms(win.document, settings.attrPrefix, referralCode, log, report);
   // The URL is read when the navigation happens: a second navigation right after may already have changed it.
   const stopNavigation = watchNavigation(win, () => {
     if (consent === "denied") return;
@@ -330,6 +352,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     consent: setConsent as (granted: boolean) => Promise<void>,
     destroy() {
       stopElements();
+      stopForms();
       stopNavigation();
       win.document.removeEventListener("visibilitychange", onExit);
       win.removeEventListener("pagehide", onExit);
@@ -348,13 +371,14 @@ const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {
  * What a declined visitor leaves on the device besides the stores the tracker clears: the shared send state, the
  * referral cookie, and outboxes of other destinations (whose events hold customers' details).
  */
-function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, cookieDomain: string | undefined, secure: boolean): void {
+function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, scope: CookieScope): void {
   try {
     win.localStorage.removeItem(sendStateKey);
   } catch {
     // storage blocked: nothing was kept there
   }
-  if (cookieDomain) win.document.cookie = expiredReferralCookie(cookieDomain, secure);
+  win.document.cookie = expiredReferralCookie({ secure: scope.secure });
+  if (scope.domain) win.document.cookie = expiredReferralCookie(scope);
   const databases = win.indexedDB?.databases?.bind(win.indexedDB);
   void databases?.()
     .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && name !== outboxDb && win.indexedDB.deleteDatabase(name)))

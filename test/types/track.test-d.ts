@@ -8,6 +8,7 @@ const schema = defineSchema({
     share_social: { properties: { network: { type: "string", enum: ["x", "linkedin", "facebook"] } } },
     order: { properties: { total: { type: "number", required: true }, gift: { type: "boolean" }, lines: { type: "array" } } },
     open: { additional_properties: true },
+    subscribed: { source: "server", once_per_customer: true, customer: "required", properties: { plan: { type: "string" } } },
   },
 });
 
@@ -31,9 +32,18 @@ export async function typedUse() {
   await tracker.track("order", { total: "3" });
   // @ts-expect-error a property the schema does not name
   await tracker.track("share_social", { network: "x", extra: 1 });
+  // @ts-expect-error a server event: only reftrack/server sends it
+  await tracker.track("subscribed", { plan: "pro" });
 
   const { id }: { id: string } = await tracker.track("share_social");
   return id;
+}
+
+export function badFlags() {
+  // @ts-expect-error "source" is "browser" or "server"
+  defineSchema({ events: { a: { source: "site" } } });
+  // @ts-expect-error once_per_customer is a boolean
+  defineSchema({ events: { a: { once_per_customer: "yes" } } });
 }
 
 export async function untypedUse(url: string) {

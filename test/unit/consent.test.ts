@@ -159,15 +159,21 @@ describe("the referral cookie", () => {
   const referral = newReferral("NRY-01", "ref", "https://www.example.com/?ref=NRY-01&email=alex@domain.io", now, 30);
 
   it("lives as long as the window, on the parent domain, Lax, Secure on https, with no URL in it", () => {
-    const cookie = referralCookie(referral, ".example.com", true, now);
+    const cookie = referralCookie(referral, { domain: ".example.com", secure: true }, now);
     expect(cookie).toMatch(/^reftrack_ref=NRY-01\|ref\|[^;]+; Domain=\.example\.com; Path=\/; SameSite=Lax; Secure; Max-Age=2592000$/);
     expect(cookie).not.toContain("email");
-    expect(referralCookie(referral, ".example.com", false, now)).not.toContain("Secure");
-    expect(expiredReferralCookie(".example.com", false)).toContain("Max-Age=0");
+    expect(referralCookie(referral, { domain: ".example.com", secure: false }, now)).not.toContain("Secure");
+    expect(expiredReferralCookie({ domain: ".example.com", secure: false })).toContain("Max-Age=0");
+  });
+
+  it("is host-only without a cookie domain, and its value is the documented four percent-encoded fields", () => {
+    const cookie = referralCookie(referral, { secure: false }, now);
+    expect(cookie).toBe("reftrack_ref=NRY-01|ref|2026-11-01T00%3A00%3A00.000Z|2026-12-01T00%3A00%3A00.000Z; Path=/; SameSite=Lax; Max-Age=2592000");
+    expect(expiredReferralCookie({ secure: true })).toBe("reftrack_ref=; Path=/; SameSite=Lax; Secure; Max-Age=0");
   });
 
   it("reads back what it wrote, and nothing expired, malformed or hostile", () => {
-    const value = referralCookie(referral, ".example.com", false, now).split(";")[0] ?? "";
+    const value = referralCookie(referral, { domain: ".example.com", secure: false }, now).split(";")[0] ?? "";
     expect(readReferralCookie(`other=1; ${value}`, now + 1000, 30)).toEqual({ ...referral, landing_url: "" });
     expect(readReferralCookie(value, now + 31 * 86_400_000, 30)).toBeNull();
     expect(readReferralCookie("reftrack_ref=%3Cimg%3E|ref|2026-11-01T00:00:00Z|2026-11-20T00:00:00Z", now + 1000, 30)).toBeNull();
@@ -176,7 +182,7 @@ describe("the referral cookie", () => {
   });
 
   it("trusts no sibling subdomain's times: no expiry beyond the window, no capture in the future; a bad cookie is skipped", () => {
-    const value = referralCookie(referral, ".example.com", false, now).split(";")[0] ?? "";
+    const value = referralCookie(referral, { domain: ".example.com", secure: false }, now).split(";")[0] ?? "";
     expect(readReferralCookie("reftrack_ref=A|ref|2026-11-01T00:00:00Z|9999-01-01T00:00:00Z", now + 1000, 30)).toBeNull();
     expect(readReferralCookie("reftrack_ref=A|ref|2027-01-01T00:00:00Z|2027-01-02T00:00:00Z", now, 30)).toBeNull();
     expect(readReferralCookie(`reftrack_ref=%E0%A4%A|x|y|z; ${value}`, now + 1000, 30)?.code).toBe("NRY-01");

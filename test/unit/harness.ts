@@ -18,6 +18,14 @@ export function setUrl(url: string): void {
   (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(url);
 }
 
+/** Expires every cookie of the page: the referral cookie would otherwise carry one test's code into the next. */
+export function clearCookies(): void {
+  for (const pair of document.cookie.split(";")) {
+    const name = pair.split("=")[0]?.trim();
+    if (name) document.cookie = `${name}=; Path=/; Max-Age=0`;
+  }
+}
+
 /** A fetch that records every batch and answers with the statuses given, then 200; GETs are answered from `pages`. */
 export function recordingFetch(statuses: number[] = [], pages: Record<string, () => Response> = {}) {
   const sent: Sent[] = [];

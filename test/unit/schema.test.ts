@@ -186,3 +186,35 @@ describe("without a schema", () => {
     expect(loose(cyclic).ok).toBe(false);
   });
 });
+
+describe("server events and once per customer (CONTRACT section 4)", () => {
+  const flagged = compileSchema({
+    events: {
+      signed_up: { source: "server", once_per_customer: true, customer: "required", properties: { plan: { type: "string", required: true } } },
+      share_social: { source: "browser" },
+    },
+  });
+
+  it("refuses a server event from a browser, on the path event, saying where to send it from", () => {
+    const result = flagged.check({ event: "signed_up", metadata: { plan: "pro" }, identified: true });
+    expect(result).toEqual({ ok: false, issues: [{ path: "event", message: expect.stringContaining("send it from the site's server with reftrack/server") }] });
+    expect(flagged.check({ event: "signed_up", metadata: { plan: "pro" }, identified: true }, { sender: "browser" }).ok).toBe(false);
+  });
+
+  it("accepts it from the server, still checking its metadata and customer", () => {
+    expect(flagged.check({ event: "signed_up", metadata: { plan: "pro" }, identified: true }, { sender: "server" })).toEqual({ ok: true, metadata: { plan: "pro" } });
+    const bad = flagged.check({ event: "signed_up", metadata: {}, identified: false }, { sender: "server" });
+    expect(bad.ok ? [] : bad.issues.map((issue) => issue.path)).toEqual(["customer", "metadata.plan"]);
+  });
+
+  it("tells which events are once per customer, and browser events stay browser events", () => {
+    expect([flagged.oncePerCustomer("signed_up"), flagged.oncePerCustomer("share_social"), flagged.oncePerCustomer("nope")]).toEqual([true, false, false]);
+    expect(flagged.check({ event: "share_social", metadata: {}, identified: false }).ok).toBe(true);
+    expect(schemaless.oncePerCustomer("signed_up")).toBe(false);
+  });
+
+  it("refuses flags of the wrong kind, naming them", () => {
+    expect(() => compileSchema({ events: { a: { source: "site" } } })).toThrow(/events\.a\.source/);
+    expect(() => compileSchema({ events: { a: { once_per_customer: "yes" } } })).toThrow(/events\.a\.once_per_customer/);
+  });
+});

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ValidationError, defineSchema } from "../../src/schema.js";
 import { browserStore, memoryStore } from "../../src/storage.js";
-import { setUrl, startTracker, trackersPerTest } from "./harness.js";
+import { clearCookies, setUrl, startTracker, trackersPerTest } from "./harness.js";
 
 const schema = defineSchema({
   events: {
@@ -14,6 +14,7 @@ const DAY = 86_400_000;
 const start = trackersPerTest();
 
 beforeEach(() => {
+  clearCookies();
   setUrl("https://site.example/?ref=NRY-01");
   document.body.innerHTML = "";
 });

@@ -1,0 +1,48 @@
+// `<form data-track-referral>` (CONTRACT section 5): the referral code travels with the form to the site's server, in a
+// hidden input, so the server that confirms the conversion knows who referred the visitor. Tracked forms or not.
+
+export const DEFAULT_FIELD = "referral_code";
+/** Marks the input reftrack made, so it is found again instead of added twice. */
+const MARK = "data-reftrack";
+
+/** The form's hidden referral input, created on first need and kept at `code` (`""` when there is none). */
+export function fillReferralField(form: HTMLFormElement, prefix: string, code: string, log: (message: string) => void): void {
+  const name = form.getAttribute(`${prefix}-referral`)?.trim() || DEFAULT_FIELD;
+  const named = Array.from(form.elements).filter((control) => control.getAttribute("name") === name);
+  const ours = named.find((control) => control.getAttribute(MARK) === "referral") as HTMLInputElement | undefined;
+  if (ours) {
+    ours.value = code;
+    return;
+  }
+  // A field of the site's own with that name (a code the visitor types, say) is the site's: never overwritten or doubled.
+  if (named.length > 0) return log(`form field "${name}" belongs to the page; ${prefix}-referral="another_name" gives reftrack's field another name`);
+  const input = form.ownerDocument.createElement("input");
+  input.type = "hidden";
+  input.name = name;
+  input.value = code;
+  input.setAttribute(MARK, "referral");
+  form.appendChild(input);
+}
+
+/** Every `PREFIX-referral` form of the document: at start and whenever the referral changes. */
+export function fillReferralFields(doc: Document, prefix: string, code: string, log: (message: string) => void): void {
+  doc.querySelectorAll<HTMLFormElement>(`form[${prefix}-referral]`).forEach((form) => fillReferralField(form, prefix, code, log));
+}
+
+/**
+ * Fills the field as each form is submitted, in the capture phase: the browser reads a form's fields only after its
+ * submit event, so forms added after load and `requestSubmit()` carry the code. (`form.submit()` fires no event: the
+ * fields filled at start and on every referral change cover it.)
+ */
+export function watchReferralForms(doc: Document, prefix: string, code: () => string, log: (message: string) => void, onError: (error: unknown) => void): () => void {
+  const listener = (event: Event) => {
+    try {
+      const form = event.target as Element | null;
+      if (form?.tagName === "FORM" && form.hasAttribute(`${prefix}-referral`)) fillReferralField(form as HTMLFormElement, prefix, code(), log);
+    } catch (error) {
+      onError(error);
+    }
+  };
+  doc.addEventListener("submit", listener, true);
+  return () => doc.removeEventListener("submit", listener, true);
+}
