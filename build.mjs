@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 import { createHash } from "node:crypto";
+import { resolve } from "node:path";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const define = { __REFTRACK_VERSION__: JSON.stringify(pkg.version) };
@@ -19,6 +20,15 @@ const bundle = async (options) => {
 mkdirSync("dist", { recursive: true });
 await bundle({ entryPoints: ["src/browser.ts"], outfile: "dist/reftrack.js", format: "iife", minify: true, target: browsers, platform: "browser" });
 await bundle({ entryPoints: ["src/index.ts", "src/schema.ts"], outdir: "dist", format: "esm", target: "es2022", packages: "external", splitting: true, platform: "neutral" });
+// reftrack/server for the site's own server (Node). It takes the schema module from dist/schema.js instead of a copy of
+// its own: one ValidationError class, so `instanceof` holds whichever entry a site imported it from.
+const sharedSchema = {
+  name: "shared-schema",
+  setup(build) {
+    build.onResolve({ filter: /\/schema\.js$/ }, (args) => (resolve(args.resolveDir, args.path) === resolve("src/schema.js") ? { path: "./schema.js", external: true } : undefined));
+  },
+};
+await bundle({ entryPoints: ["src/server.ts"], outfile: "dist/server.js", format: "esm", platform: "node", target: "node20", packages: "external", plugins: [sharedSchema] });
 await bundle({ entryPoints: ["src/collector/cli.ts"], outfile: "dist/collector.js", format: "esm", platform: "node", target: "node20", packages: "external", banner: { js: "#!/usr/bin/env node" } });
 await bundle({ entryPoints: ["demo/server.ts"], outfile: ".build/demo-server.js", format: "esm", platform: "node", target: "node20", packages: "external" });
 chmodSync("dist/collector.js", 0o755);

@@ -78,7 +78,8 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
         const sourceId = String((body.customer as { source_id?: unknown } | undefined)?.source_id ?? "");
         const checked = checker.check({ event: body.event, metadata: body.metadata, identified: sourceId !== "" && !sourceId.startsWith("anon_") });
         if (!checked.ok || sourceId === "") return reply.code(400).send({ code: 400, message: "Invalid event", issues: checked.ok ? [] : checked.issues });
-        store.storeBatch([{ ...body, id: randomUUID(), event: String(body.event), customer: { source_id: sourceId }, via: "voucherify-client-api" } as never], new Date().toISOString());
+        const event = { ...body, id: randomUUID(), event: String(body.event), customer: { source_id: sourceId }, metadata: checked.metadata, via: "voucherify-client-api" };
+        store.storeBatch([{ event, oncePerCustomer: false }], new Date().toISOString(), "browser");
         return { object: "event", type: body.event };
       });
       site.addHook("onRequest", async (request, reply) => {

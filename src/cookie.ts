@@ -35,8 +35,9 @@ export function expiredReferralCookie(scope: CookieScope): string {
 /**
  * The referral in `document.cookie`, if it is there, well formed, and still inside its window. Untrusted input: any
  * subdomain may write it, so its times must be plausible (captured in the past, expiring within `maxDays` of that).
+ * `skewMs`: how far ahead of `now` a capture may be, when another machine's clock wrote it (reftrack/server).
  */
-export function readReferralCookie(cookies: string, now: number, maxDays: number): Referral | null {
+export function readReferralCookie(cookies: string, now: number, maxDays: number, skewMs = 0): Referral | null {
   for (const pair of cookies.split(";")) {
     const [name, ...rest] = pair.trim().split("=");
     if (name !== REFERRAL_COOKIE) continue;
@@ -49,7 +50,7 @@ export function readReferralCookie(cookies: string, now: number, maxDays: number
     const [code = "", param = "", capturedAt = "", expiresAt = ""] = parts;
     const [captured, expires] = [Date.parse(capturedAt), Date.parse(expiresAt)];
     if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !REFERRAL_PARAM.test(param)) continue;
-    if (!(captured <= now) || !(expires > now) || expires - captured > maxDays * 86_400_000) continue;
+    if (!(captured <= now + skewMs) || !(expires > now) || expires - captured > maxDays * 86_400_000) continue;
     return { code, param, captured_at: new Date(capturedAt).toISOString(), expires_at: new Date(expiresAt).toISOString(), landing_url: "" };
   }
   return null;

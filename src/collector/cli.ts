@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { compileSchema, schemaless } from "../schema.js";
 import { VOUCHERIFY_API } from "../voucherify.js";
+import { parseSecrets } from "./auth.js";
 import { openDb } from "./db.js";
 import { startForwarder } from "./forwarder.js";
 import { buildCollector, originMatcher } from "./server.js";
@@ -19,6 +20,9 @@ const HELP = `reftrack-collector: receives reftrack batches, checks and stores t
   --rate-limit N      batches per minute per client address (120)
   --trust-proxy       take the client address from X-Forwarded-For (behind a proxy; else every visitor
                       would share the proxy's rate limit)
+
+The site's server sends conversions with Authorization: Bearer <key>, a key of REFTRACK_SERVER_KEYS
+(comma-separated, at least 24 characters each; from the environment, so no key shows in ps).
 
 Forwarding to Voucherify starts when VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY are set
 (VOUCHERIFY_API_URL defaults to https://api.voucherify.io).`;
@@ -66,6 +70,7 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const flags = parseFlags(args);
   if (flags === "help") return void console.log(HELP);
+  const serverKeys = parseSecrets("REFTRACK_SERVER_KEYS", env.REFTRACK_SERVER_KEYS);
   const checker = flags.schema ? compileSchema(JSON.parse(readFileSync(flags.schema, "utf8"))) : schemaless;
   const db = openDb(flags.db);
   const forwarding = Boolean(env.VOUCHERIFY_APP_ID && env.VOUCHERIFY_SECRET_KEY);
@@ -76,6 +81,7 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
     checker,
     allowOrigin: originMatcher(flags.allowOrigins),
     rateLimit: flags.rateLimit,
+    serverKeys,
     trustProxy: flags.trustProxy,
     logger: env.QUIET ? false : { level: env.LOG_LEVEL ?? "info" },
     onStored: () => forwarder?.wake(),
@@ -90,7 +96,7 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
     });
   }
   const address = await app.listen({ port: flags.port, host: flags.host });
-  console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"})`);
+  console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"}, ${serverKeys.length} server key(s))`);
 
   let stopping = false;
   const stop = async (signal: string) => {

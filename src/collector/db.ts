@@ -33,6 +33,11 @@ const MIGRATIONS: string[] = [
      updated_at TEXT NOT NULL
    );
    CREATE INDEX forwards_due ON forwards (status, next_attempt_at);`,
+  // Who sent each event, and the key that makes an event once per customer: the unique index is what keeps two
+  // concurrent requests from both storing a customer's conversion.
+  `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'browser' CHECK (source IN ('browser', 'server'));
+   ALTER TABLE events ADD COLUMN once_key TEXT;
+   CREATE UNIQUE INDEX events_once ON events (once_key) WHERE once_key IS NOT NULL;`,
 ];
 
 export function openDb(path: string): Db {

@@ -6,6 +6,7 @@ import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { EventChecker, Issue } from "../schema.js";
 import { checkWireEvent, parseBatch } from "../wire.js";
+import { batchCaller, secretMatcher, type Caller } from "./auth.js";
 import type { EventStore, IncomingEvent } from "./store.js";
 
 export const BODY_LIMIT = 256 * 1024;
@@ -17,6 +18,8 @@ export interface CollectorOptions {
   allowOrigin: (origin: string) => boolean;
   /** Batches per minute per client address. */
   rateLimit: number;
+  /** Keys of the site's servers (`REFTRACK_SERVER_KEYS`): their batches may carry server events, unthrottled. */
+  serverKeys?: readonly string[];
   /** Behind a proxy: the client address comes from X-Forwarded-For. */
   trustProxy?: boolean;
   logger?: FastifyServerOptions["logger"];
@@ -32,6 +35,8 @@ export function originMatcher(patterns: readonly string[]): (origin: string) => 
   const anyPort = patterns.filter((pattern) => pattern.endsWith(":*")).map((pattern) => pattern.slice(0, -2));
   return (origin) => exact.has(origin) || anyPort.some((prefix) => origin === prefix || new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+$`).test(origin));
 }
+
+const senderOf = (caller: Caller) => ("sender" in caller ? caller.sender : "browser");
 
 export async function buildCollector(options: CollectorOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -66,23 +71,50 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
     }
   });
 
-  app.post("/v1/batch", { config: { rateLimit: { max: options.rateLimit, timeWindow: 60_000 } } }, async (request, reply) => {
-    const parsed = parseBatch(request.body);
-    if ("issues" in parsed) return reply.code(400).send({ error: "Bad batch", issues: parsed.issues });
-    const valid: IncomingEvent[] = [];
-    const rejected: { id: string | null; issues: Issue[] }[] = [];
-    for (const item of parsed.batch) {
-      const checked = checkWireEvent(item, options.checker);
-      if (checked.issues.length === 0) valid.push(item as unknown as IncomingEvent);
-      else rejected.push(checked);
-    }
-    if (valid.length === 0) return reply.code(422).send({ accepted: 0, duplicates: 0, rejected });
-    // Written and synced before the answer: a 2xx means the events are on disk.
-    const { stored, duplicates } = options.store.storeBatch(valid, new Date().toISOString());
-    if (rejected.length > 0) request.log.warn({ rejected }, "rejected events in a batch");
-    options.onStored?.();
-    return { accepted: stored, duplicates, rejected };
-  });
+  const serverKeys = options.serverKeys ?? [];
+  const callerOf = batchCaller(secretMatcher(serverKeys), serverKeys.length > 0);
+  // Read once per request: the rate limit and the handler both ask.
+  const callers = new WeakMap<object, Caller>();
+  const caller = (request: { raw: object; headers: { authorization?: string | undefined } }): Caller => {
+    let known = callers.get(request.raw);
+    if (!known) callers.set(request.raw, (known = callerOf(request.headers.authorization)));
+    return known;
+  };
+
+  app.post(
+    "/v1/batch",
+    {
+      // A site's servers are few addresses sending many customers' conversions: the per-address limit is for browsers.
+      config: { rateLimit: { max: options.rateLimit, timeWindow: 60_000, allowList: (request) => senderOf(caller(request)) === "server" } },
+      onRequest: async (request, reply) => {
+        const who = caller(request);
+        if ("refused" in who) return reply.code(401).send({ error: "Unauthorized", message: who.refused });
+      },
+    },
+    async (request, reply) => {
+      const sender = senderOf(caller(request));
+      const parsed = parseBatch(request.body);
+      if ("issues" in parsed) return reply.code(400).send({ error: "Bad batch", issues: parsed.issues });
+      const valid: IncomingEvent[] = [];
+      const rejected: { id: string | null; issues: Issue[] }[] = [];
+      const warnings: { id: string; issues: Issue[] }[] = [];
+      for (const item of parsed.batch) {
+        const checked = checkWireEvent(item, options.checker, sender);
+        if (!checked.event) {
+          rejected.push({ id: checked.id, issues: checked.issues });
+          continue;
+        }
+        valid.push({ event: checked.event, oncePerCustomer: options.checker.oncePerCustomer(checked.event.event) });
+        if (checked.warnings.length > 0) warnings.push({ id: checked.event.id, issues: checked.warnings });
+      }
+      if (valid.length === 0) return reply.code(422).send({ accepted: 0, duplicates: 0, rejected });
+      // Written and synced before the answer: a 2xx means the events are on disk.
+      const { stored, duplicates } = options.store.storeBatch(valid, new Date().toISOString(), sender);
+      if (rejected.length > 0) request.log.warn({ rejected }, "rejected events in a batch");
+      options.onStored?.();
+      return { accepted: stored, duplicates, rejected, ...(warnings.length > 0 ? { warnings } : {}) };
+    },
+  );
 
   // fastify checks the query with its own JSON Schema validator: a repeated parameter, an unknown one, a `since`
   // that is not an RFC 3339 date-time or a `before` that is not a number all get a 400 saying which.

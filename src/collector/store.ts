@@ -1,4 +1,6 @@
 // What the collector keeps, and the queries over it. Every write is one transaction; see db.ts for durability.
+import type { Sender } from "../schema.js";
+import type { CheckedEvent } from "../wire.js";
 import type { Db } from "./db.js";
 
 export type ForwardStatus = "pending" | "sent" | "failed";
@@ -10,6 +12,8 @@ export interface StoredEvent {
   event: string;
   source_id: string;
   referral_code: string | null;
+  /** `server` when the site's server sent it with a key; `browser` otherwise. */
+  source: Sender;
   body: Record<string, unknown>;
   forwarding: { status: ForwardStatus; attempts: number; last_error: string | null; updated_at: string } | null;
 }
@@ -25,12 +29,14 @@ export interface EventFilter {
   limit: number;
 }
 
+/** A checked event, and whether only the customer's first event of its name counts. */
 export interface IncomingEvent {
-  id: string;
-  event: string;
-  customer: { source_id: string };
-  referral?: { code: string };
+  event: CheckedEvent;
+  oncePerCustomer: boolean;
 }
+
+/** The same key for every event of one name and customer; JSON keeps any two pairs apart. */
+export const onceKey = (event: CheckedEvent) => JSON.stringify([event.event, event.customer.source_id]);
 
 interface EventRow {
   seq: number;
@@ -39,6 +45,7 @@ interface EventRow {
   event: string;
   source_id: string;
   referral_code: string | null;
+  source: Sender;
   body: string;
   status: ForwardStatus | null;
   attempts: number | null;
@@ -52,12 +59,13 @@ export interface DueForward {
   body: Record<string, unknown>;
 }
 
-const SELECT_EVENTS = `SELECT e.seq, e.id, e.received_at, e.event, e.source_id, e.referral_code, e.body,
+const SELECT_EVENTS = `SELECT e.seq, e.id, e.received_at, e.event, e.source_id, e.referral_code, e.source, e.body,
   f.status, f.attempts, f.last_error, f.updated_at FROM events e LEFT JOIN forwards f ON f.event_seq = e.seq`;
 
 export function createEventStore(db: Db, options: { forwarding: boolean }) {
+  // No conflict target: a repeated id and a second once-per-customer event are both duplicates, in one statement.
   const insert = db.prepare(
-    "INSERT INTO events (id, received_at, event, source_id, referral_code, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    "INSERT INTO events (id, received_at, event, source_id, referral_code, source, once_key, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const queueForward = db.prepare("INSERT INTO forwards (event_seq, status, updated_at) VALUES (?, 'pending', ?)");
   const countDuplicates = db.prepare(
@@ -69,21 +77,25 @@ export function createEventStore(db: Db, options: { forwarding: boolean }) {
   );
   const setForward = db.prepare("UPDATE forwards SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE event_seq = ?");
 
-  /** Stores a batch's valid events in one transaction; an id already stored (or repeated in the batch) is a duplicate. */
-  const storeBatch = db.transaction((items: IncomingEvent[], receivedAt: string) => {
+  /**
+   * Stores a batch's valid events in one transaction. A duplicate is an id already stored (or repeated in the batch),
+   * or a once-per-customer event its customer already has; the ids of duplicates are returned.
+   */
+  const storeBatch = db.transaction((items: IncomingEvent[], receivedAt: string, source: Sender) => {
     let stored = 0;
-    let duplicates = 0;
-    for (const item of items) {
-      const result = insert.run(item.id, receivedAt, item.event, item.customer.source_id, item.referral?.code ?? null, JSON.stringify(item));
+    const duplicateIds: string[] = [];
+    for (const { event, oncePerCustomer } of items) {
+      const key = oncePerCustomer ? onceKey(event) : null;
+      const result = insert.run(event.id, receivedAt, event.event, event.customer.source_id, event.referral?.code ?? null, source, key, JSON.stringify(event));
       if (result.changes === 0) {
-        duplicates++;
+        duplicateIds.push(event.id);
         continue;
       }
       stored++;
       if (options.forwarding) queueForward.run(result.lastInsertRowid, receivedAt);
     }
-    if (duplicates > 0) countDuplicates.run(duplicates);
-    return { stored, duplicates };
+    if (duplicateIds.length > 0) countDuplicates.run(duplicateIds.length);
+    return { stored, duplicates: duplicateIds.length, duplicateIds };
   });
 
   return {
@@ -142,6 +154,7 @@ function toStoredEvent(row: EventRow): StoredEvent {
     event: row.event,
     source_id: row.source_id,
     referral_code: row.referral_code,
+    source: row.source,
     body: JSON.parse(row.body) as Record<string, unknown>,
     forwarding: row.status ? { status: row.status, attempts: row.attempts ?? 0, last_error: row.last_error, updated_at: row.updated_at ?? "" } : null,
   };

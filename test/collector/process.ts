@@ -1,5 +1,8 @@
 // A real reftrack-collector process (dist/collector.js), started the way a user starts it.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export interface CollectorProcess {
   url: string;
@@ -57,3 +60,28 @@ export const postBatch = (url: string, items: unknown[], headers: Record<string,
     headers: { "Content-Type": "text/plain;charset=UTF-8", ...headers },
     body: JSON.stringify({ sent_at: new Date().toISOString(), batch: items }),
   });
+
+/**
+ * Collectors on a fresh database folder for each test of the calling file, killed (-9) and removed after it.
+ * Call at the top of a test file; `start` spawns one on the folder's `events.db`.
+ */
+export function collectorsPerTest(hooks: { beforeEach: (fn: () => void) => void; afterEach: (fn: () => Promise<void>) => void }) {
+  let dir = "";
+  let running: CollectorProcess[] = [];
+  hooks.beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "reftrack-collector-"));
+  });
+  hooks.afterEach(async () => {
+    await Promise.all(running.map((collector) => (collector.process.exitCode === null ? collector.stop("SIGKILL") : undefined)));
+    running = [];
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir: () => dir,
+    start: async (args: string[] = [], env: Record<string, string> = {}) => {
+      const started = await startCollectorProcess(["--db", join(dir, "events.db"), ...args], env);
+      running.push(started);
+      return started;
+    },
+  };
+}

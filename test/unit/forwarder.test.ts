@@ -8,7 +8,11 @@ import { createEventStore } from "../../src/collector/store.js";
 function setup(answers: { status: number; retryAfter?: string }[], events = 3) {
   const db = openDb(":memory:");
   const store = createEventStore(db, { forwarding: true });
-  store.storeBatch(Array.from({ length: events }, (_, n) => ({ id: `e${n}`, event: "e", customer: { source_id: "c" } })), new Date().toISOString());
+  store.storeBatch(
+    Array.from({ length: events }, (_, n) => ({ event: { id: `e${n}`, event: "e", customer: { source_id: "c" }, metadata: {} }, oncePerCustomer: false })),
+    new Date().toISOString(),
+    "browser",
+  );
   const calls: number[] = [];
   const fetch = vi.fn(async () => {
     calls.push(Date.now());
