@@ -6,7 +6,7 @@
   const POLL_MS = 1000;
   const ENDPOINT = "/v1/events?limit=100";
   const EMPTY_TEXT = "No events yet — open the landing page with ?ref=NRY-01 and click around.";
-  const COLUMNS = 6;
+  const COLUMNS = 7;
 
   const body = document.getElementById("events-body");
   const count = document.getElementById("event-count");
@@ -62,6 +62,17 @@
     return td;
   }
 
+  // Who sent it: the site's server (with its key, trusted with conversions) or a visitor's browser.
+  function sourceCell(source) {
+    const td = el("td", "nowrap");
+    const text = asText(source);
+    if (!text) return cell("", "nowrap");
+    const badge = el("span", text === "server" ? "badge badge-server" : "badge", text);
+    badge.title = text === "server" ? "Sent by the site's server with a server key" : "Sent by a visitor's browser";
+    td.append(badge);
+    return td;
+  }
+
   function metadataText(metadata) {
     if (metadata === undefined) return "";
     try {
@@ -71,7 +82,7 @@
     }
   }
 
-  // One stored event of GET /v1/events: { seq, id, received_at, event, source_id, referral_code, body, forwarding }.
+  // One stored event of GET /v1/events: { seq, id, received_at, event, source_id, referral_code, source, body, forwarding }.
   function row(stored) {
     const wire = isObject(stored.body) ? stored.body : {};
     const tr = el("tr");
@@ -79,6 +90,7 @@
     tr.append(
       timeCell(stored.received_at),
       cell(asText(stored.event), "event-name"),
+      sourceCell(stored.source),
       cell(asText(stored.referral_code), "mono"),
       cell(asText(stored.source_id)),
       cell(metadataText(wire.metadata), "json"),

@@ -1,8 +1,10 @@
 // The demo: reftrack-collector (src/collector) with the demo site in front of it, the built bundle at /reftrack.js,
-// the demo's event schema, and a switch on the live view that simulates an endpoint outage.
+// the demo's event schema, a switch on the live view that simulates an endpoint outage, and Lumen's own sign-up
+// handler, which confirms the conversion and sends it through reftrack/server with a key made at start.
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +13,8 @@ import { openDb } from "../src/collector/db.js";
 import { buildCollector, originMatcher } from "../src/collector/server.js";
 import { createEventStore } from "../src/collector/store.js";
 import { compileSchema } from "../src/schema.js";
+import { REFERRAL_CODE } from "../src/referral.js";
+import { createServerClient, readReferral, type ServerClient } from "../src/server.js";
 
 export interface DemoServerOptions {
   /** Folder of the demo pages and their event schema (`events.schema.json`). */
@@ -24,13 +28,18 @@ export interface DemoServerOptions {
 
 /** The demo's stand-in for Voucherify's client-side API (`/direct.html` sends to it). */
 export const DEMO_CLIENT = { appId: "demo-app", clientToken: "demo-client-token" };
+const PLANS = ["free", "pro", "team"] as const;
 const DIRECT_PATH = "/client/v1/events";
 
 export async function createDemoServer(options: DemoServerOptions): Promise<FastifyInstance> {
   const db = openDb(options.dbPath ?? ":memory:");
   const store = createEventStore(db, { forwarding: false });
   const checker = compileSchema(JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8")));
+  const schema: unknown = JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8"));
   const landing = readFileSync(resolve(options.siteDir, "index.html"), "utf8");
+  // Lumen's server key: made at start, known only to this process (its collector and its sign-up handler).
+  const serverKey = randomBytes(32).toString("hex");
+  let client: ServerClient | null = null;
   // "Simulate an outage" on the live view: batches get 503 with Retry-After until then.
   let outageUntil = 0;
   const app = await buildCollector({
@@ -38,8 +47,36 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
     checker,
     allowOrigin: originMatcher(["http://localhost:*", "http://127.0.0.1:*"]),
     rateLimit: 600,
+    serverKeys: [serverKey],
     logger: options.logger ?? false,
     configure(site) {
+      site.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 16_384 }, (_request, body, done) =>
+        done(null, Object.fromEntries(new URLSearchParams(body as string))),
+      );
+      // Lumen's sign-up: the account is "created", then the server (never the browser) reports the conversion.
+      site.post<{ Body: Record<string, string | undefined> }>("/signup", async (request, reply) => {
+        const form = request.body ?? {};
+        const email = (form.email ?? "").trim();
+        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return reply.code(400).type("text/plain").send("Enter a valid email address, then sign up again.");
+        const plan = PLANS.find((known) => known === form.plan) ?? "free";
+        const name = (form.name ?? "").trim().slice(0, 200);
+        // The form's hidden field (data-track-referral), else the cookie: both are the visitor's to write, so the code
+        // is a claim; once_per_customer and Voucherify's own checks decide what it earns.
+        const code = REFERRAL_CODE.test(form.referral_code ?? "") ? form.referral_code : readReferral(request.headers.cookie)?.code;
+        client ??= createServerClient({ endpoint: `http://127.0.0.1:${(site.server.address() as AddressInfo).port}/v1/batch`, key: serverKey, schema });
+        try {
+          await client.track({
+            event: "signed_up",
+            customer: { source_id: email, email, ...(name ? { name } : {}) },
+            metadata: { plan, newsletter: form.newsletter === "on" },
+            ...(code ? { referral: { code } } : {}),
+          });
+        } catch (error) {
+          // The account exists whatever happens to its report: a real site would queue the report and retry it.
+          request.log.error(`signed_up not recorded: ${(error as Error).message}`);
+        }
+        return reply.redirect(`/signup.html?welcome=1&plan=${plan}`, 303);
+      });
       site.register(fastifyStatic, { root: resolve(options.siteDir), extensions: ["html"] });
       site.get("/reftrack.js", (_request, reply) => reply.sendFile("reftrack.js", resolve(options.distDir)));
       site.get("/demo/outage", async () => ({ until: outageUntil }));

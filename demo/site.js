@@ -44,25 +44,18 @@
     if (PLANS.includes(plan)) select.value = plan;
   }
 
-  // Bubble phase on the form itself: reftrack's capture-phase listener on the document has already read the
-  // fields by the time this runs. The demo has no backend account, so "creating" one is just showing the result.
-  function handleSignup() {
+  // After Lumen's server created the account (POST /signup), it sends the visitor back here with ?welcome=1.
+  function showWelcome() {
     const form = document.getElementById("signup-form");
     const done = document.getElementById("signup-done");
-    if (!form || !done) return;
-
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const select = document.getElementById("plan");
-      const planLabel = document.getElementById("signup-done-plan");
-      if (select && planLabel) {
-        const option = select.options[select.selectedIndex];
-        planLabel.textContent = option ? option.textContent.split("—")[0].trim() : select.value;
-      }
-      form.hidden = true;
-      done.hidden = false;
-      done.focus();
-    });
+    const params = new URLSearchParams(window.location.search);
+    if (!form || !done || params.get("welcome") !== "1") return;
+    const plan = params.get("plan");
+    const planLabel = document.getElementById("signup-done-plan");
+    if (planLabel && PLANS.includes(plan)) planLabel.textContent = plan.charAt(0).toUpperCase() + plan.slice(1);
+    form.hidden = true;
+    done.hidden = false;
+    done.focus();
   }
 
   // /consent.html: the landing page with data-consent="required" and a banner. Until a button is pressed, reftrack
@@ -79,7 +72,7 @@
   }
 
   preselectPlan();
-  handleSignup();
+  showWelcome();
   showReferralBanner();
   handleConsentBanner();
 })();

@@ -6,6 +6,7 @@ import { test as base, expect, type APIRequestContext, type Page } from "@playwr
 export interface Received {
   id: string;
   referral_code: string | null;
+  source: "browser" | "server";
   body: {
     id: string;
     event: string;

@@ -7,7 +7,7 @@ const expectVoucherifyValid = (events: { body: unknown }[]) => {
   for (const { body } of events) expect(errorsOf(body), JSON.stringify(body)).toBeNull();
 };
 
-test("a referred visitor navigates, signs up through the form, and the endpoint gets the event with the code", async ({ page, request, pageErrors }) => {
+test("a referred visitor navigates and signs up; the site's server sends signed_up with the code, the browser its clicks", async ({ page, request, pageErrors }) => {
   const code = uniqueCode("NRY");
   await page.goto(`/?ref=${code}`);
   await expect(page.locator("#referral-banner")).toContainText(code);
@@ -21,20 +21,21 @@ test("a referred visitor navigates, signs up through the form, and the endpoint 
   await page.selectOption("#plan", "pro");
   await page.check("#newsletter");
   await page.click("#signup-submit");
+  await page.waitForURL("**/signup.html?welcome=1&plan=pro");
   await expect(page.locator("#signup-done")).toBeVisible();
 
   const [signup] = await waitForEvents(request, { referral: code, event: "signed_up" });
+  expect(signup?.source).toBe("server");
   expect(signup?.body).toMatchObject({
     event: "signed_up",
     customer: { source_id: "alex@domain.io", email: "alex@domain.io", name: "Alex Doe" },
     metadata: { plan: "pro", newsletter: true },
     referral: { code },
-    context: { page: { path: "/signup.html" } },
   });
   expect(JSON.stringify(signup)).not.toContain("hunter2-secret");
   // The hero link navigated away at once; the page-hide flush still delivered its click.
   const all = await waitForEvents(request, { referral: code }, 2);
-  expect(all.map((item) => item.body.event).sort()).toEqual(["cta_clicked", "signed_up"]);
+  expect(all.map((item) => [item.body.event, item.source]).sort()).toEqual([["cta_clicked", "browser"], ["signed_up", "server"]]);
   expectVoucherifyValid(all);
   expect(pageErrors).toEqual([]);
 });
