@@ -34,8 +34,8 @@ const DIRECT_PATH = "/client/v1/events";
 export async function createDemoServer(options: DemoServerOptions): Promise<FastifyInstance> {
   const db = openDb(options.dbPath ?? ":memory:");
   const store = createEventStore(db, { forwarding: false });
-  const checker = compileSchema(JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8")));
-  const schema: unknown = JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8"));
+  const schema = JSON.parse(readFileSync(resolve(options.siteDir, "events.schema.json"), "utf8")) as object;
+  const checker = compileSchema(schema);
   const landing = readFileSync(resolve(options.siteDir, "index.html"), "utf8");
   // Lumen's server key: made at start, known only to this process (its collector and its sign-up handler).
   const serverKey = randomBytes(32).toString("hex");
