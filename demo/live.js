@@ -7,6 +7,8 @@
   const ENDPOINT = "/v1/events?limit=100";
   const EMPTY_TEXT = "No events yet — open the landing page with ?ref=NRY-01 and click around.";
   const COLUMNS = 7;
+  // The demo server puts its read token here, for this page only: reading the collector takes it.
+  const TOKEN = document.querySelector('meta[name="reftrack-read-token"]')?.getAttribute("content") ?? "";
 
   const body = document.getElementById("events-body");
   const count = document.getElementById("event-count");
@@ -127,7 +129,7 @@
   // Chained timeouts rather than setInterval, so a slow response never stacks requests.
   async function poll() {
     try {
-      const response = await fetch(ENDPOINT, { cache: "no-store", headers: { accept: "application/json" } });
+      const response = await fetch(ENDPOINT, { cache: "no-store", headers: { accept: "application/json", authorization: `Bearer ${TOKEN}` } });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const text = await response.text();
       // Rebuild the table only when something changed, so selecting text in it survives the refresh.

@@ -6,6 +6,8 @@
   const status = document.getElementById("outage-status");
   if (!button || !status) return;
 
+  const token = document.querySelector('meta[name="reftrack-read-token"]')?.getAttribute("content") ?? "";
+  const authorization = `Bearer ${token}`;
   let timer = 0;
   function show(until) {
     clearInterval(timer);
@@ -21,7 +23,7 @@
 
   button.addEventListener("click", async () => {
     try {
-      const response = await fetch("/demo/outage", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ seconds: 30 }) });
+      const response = await fetch("/demo/outage", { method: "POST", headers: { "Content-Type": "application/json", authorization }, body: JSON.stringify({ seconds: 30 }) });
       const { until } = await response.json();
       show(Number(until) || 0);
     } catch {
@@ -29,7 +31,7 @@
     }
   });
 
-  fetch("/demo/outage")
+  fetch("/demo/outage", { headers: { authorization } })
     .then((response) => response.json())
     .then(({ until }) => (Number(until) > Date.now() ? show(Number(until)) : undefined))
     .catch(() => undefined);

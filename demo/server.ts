@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { bearerToken, secretMatcher } from "../src/collector/auth.js";
 import { openDb } from "../src/collector/db.js";
 import { buildCollector, originMatcher } from "../src/collector/server.js";
 import { createEventStore } from "../src/collector/store.js";
@@ -24,7 +25,12 @@ export interface DemoServerOptions {
   /** SQLite database; in memory unless given. */
   dbPath?: string;
   logger?: FastifyServerOptions["logger"];
+  /** What the live view (and only it) reads the collector with; random unless given. */
+  readToken?: string;
 }
+
+/** The live view's token goes only to this machine's own names: a rebound DNS name is not one of them. */
+const LOCAL_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/;
 
 /** The demo's stand-in for Voucherify's client-side API (`/direct.html` sends to it). */
 export const DEMO_CLIENT = { appId: "demo-app", clientToken: "demo-client-token" };
@@ -40,6 +46,13 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
   // Lumen's server key: made at start, known only to this process (its collector and its sign-up handler).
   const serverKey = randomBytes(32).toString("hex");
   let client: ServerClient | null = null;
+  const readToken = options.readToken ?? randomBytes(32).toString("hex");
+  const liveView = readFileSync(resolve(options.siteDir, "events.html"), "utf8");
+  const isReadToken = secretMatcher([readToken]);
+  const isOwner = (authorization: string | undefined) => {
+    const token = bearerToken(authorization);
+    return typeof token === "string" && isReadToken(token);
+  };
   // "Simulate an outage" on the live view: batches get 503 with Retry-After until then.
   let outageUntil = 0;
   const app = await buildCollector({
@@ -48,6 +61,7 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
     allowOrigin: originMatcher(["http://localhost:*", "http://127.0.0.1:*"]),
     rateLimit: 600,
     serverKeys: [serverKey],
+    readTokens: [readToken],
     logger: options.logger ?? false,
     configure(site) {
       site.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 16_384 }, (_request, body, done) =>
@@ -77,8 +91,18 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
         }
         return reply.redirect(`/signup.html?welcome=1&plan=${plan}`, 303);
       });
-      site.register(fastifyStatic, { root: resolve(options.siteDir), extensions: ["html"] });
+      // events.html is served below, with the read token in it: never as a plain file.
+      site.register(fastifyStatic, { root: resolve(options.siteDir), extensions: ["html"], allowedPath: (path) => !path.startsWith("/events") });
       site.get("/reftrack.js", (_request, reply) => reply.sendFile("reftrack.js", resolve(options.distDir)));
+      site.get("/events.html", async (request, reply) => {
+        reply.header("Cache-Control", "no-store");
+        if (!LOCAL_HOST.test(request.headers.host ?? "")) return reply.code(403).type("text/plain").send("The live view is served to this machine only: open it as http://127.0.0.1:PORT/events.html");
+        return reply.type("text/html").send(liveView.replace('<meta name="reftrack-read-token" content="">', `<meta name="reftrack-read-token" content="${readToken}">`));
+      });
+      // The outage switch is the demo's, for its own live view: the same token.
+      site.addHook("onRequest", async (request, reply) => {
+        if (request.url.startsWith("/demo/outage") && !isOwner(request.headers.authorization)) return reply.code(401).send({ error: "Unauthorized", message: "The outage switch takes the live view's token" });
+      });
       site.get("/demo/outage", async () => ({ until: outageUntil }));
       site.post<{ Body: { seconds?: unknown } }>("/demo/outage", async (request) => {
         const seconds = Math.min(Math.max(Number(request.body?.seconds) || 30, 1), 120);
@@ -139,6 +163,7 @@ if (isMain) {
     siteDir: resolve(root, "demo"),
     distDir: resolve(root, "dist"),
     dbPath: values.db,
+    ...(process.env.REFTRACK_READ_TOKEN ? { readToken: process.env.REFTRACK_READ_TOKEN } : {}),
     logger: process.env.CI !== "true" && !process.env.QUIET ? { level: "info" } : false,
   });
   const address = await app.listen({ port: Number(values.port), host: values.host });

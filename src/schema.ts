@@ -190,7 +190,8 @@ function propertyStruct(definition: PropertyDefinition): Struct<unknown, unknown
 
 // --- The schema document itself ------------------------------------------------------------------------------
 
-const EventNameStruct = size(string(), 1, MAX_EVENT_NAME);
+// Control characters in a name would forge lines in logs and dashboards downstream.
+const EventNameStruct = refine(size(string(), 1, MAX_EVENT_NAME), "printable", (value) => !/[\u0000-\u001f\u007f]/.test(value));
 const PropertyDefinitionStruct = object({
   type: enums(PROPERTY_TYPES),
   required: optional(boolean()),
@@ -330,7 +331,9 @@ function misfitEnumValues(document: SchemaDocument): Issue[] {
 }
 
 function checkEventName(event: unknown): Issue[] {
-  return !validateOrIssues(event, EventNameStruct).ok ? [{ path: "event", message: `Expected an event name of 1 to ${MAX_EVENT_NAME} characters, but received: ${describe(event)}` }] : [];
+  return !validateOrIssues(event, EventNameStruct).ok
+    ? [{ path: "event", message: `Expected an event name of 1 to ${MAX_EVENT_NAME} characters, none of them a control character, but received: ${describe(event)}` }]
+    : [];
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };

@@ -1,10 +1,16 @@
 // The wire format of CONTRACT section 6 as an endpoint checks it. Node-side only: the browser builds these
 // objects itself (event.ts) and never imports this module, so it costs the bundle nothing.
-import { array, nullable, object, optional, pattern, size, string, type as loose, type Infer, type Struct } from "superstruct";
+import { array, nullable, object, optional, pattern, refine, size, string, type as loose, type Infer, type Struct } from "superstruct";
 import { REFERRAL_CODE } from "./referral.js";
+import { byteLength, MAX_EVENT_BYTES } from "./transport.js";
 import { jsonObject, validateOrIssues, type EventChecker, type Issue, type JsonObject, type Sender } from "./schema.js";
 
-const Timestamp = pattern(string(), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+/** `2026-02-30T…` and `…T24:00:00Z` parse in JavaScript (they roll over); a real instant reads back the same. */
+const isRealInstant = (text: string) => {
+  const time = Date.parse(text);
+  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 19) === text.slice(0, 19);
+};
+const Timestamp = refine(pattern(string(), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/), "instant", (value) => isRealInstant(value) || `Expected a real UTC instant, but received: "${value.slice(0, 40)}"`);
 const Day = pattern(string(), /^\d{4}-\d{2}-\d{2}$/);
 const text = (max: number) => optional(size(string(), 0, max));
 
@@ -64,6 +70,14 @@ export interface CheckedEvent {
 
 export const BatchStruct = loose({ sent_at: Timestamp, batch: size(array(jsonObject), 1, 500) });
 
+/** An outbox keeps events through long offline spells; anything older, or from the future, is a broken clock or a forgery. */
+export const MAX_EVENT_AGE_MS = 400 * 86_400_000;
+export const MAX_EVENT_LEAD_MS = 86_400_000;
+/** Keys that mean something to JavaScript objects: refused anywhere in an event, whatever reads it later. */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+/** Issues listed per event: enough to fix it, never an answer that grows with a hostile body. */
+export const MAX_ISSUES = 20;
+
 export interface CheckedItem {
   id: string | null;
   issues: Issue[];
@@ -73,11 +87,20 @@ export interface CheckedItem {
   warnings: Issue[];
 }
 
-/** Checks one batch item: its envelope, then its event against the schema, exactly as the browser did. */
-export function checkWireEvent(item: unknown, checker: EventChecker, sender: Sender = "browser"): CheckedItem {
+/**
+ * Checks one batch item: its size, keys and envelope, then its event against the schema, exactly as the browser did.
+ * `now` and `sentAt` judge its timestamp: the visitor's clock may be off, so the time is judged as sent, shifted
+ * by how far `sent_at` is from the server's clock.
+ */
+export function checkWireEvent(item: unknown, checker: EventChecker, sender: Sender = "browser", now = Date.now(), sentAt = now): CheckedItem {
+  const rawId = (item as { id?: unknown } | null)?.id;
+  const id = typeof rawId === "string" ? rawId.slice(0, 64) : null;
+  const early = [...forbiddenKeys(item, ""), ...oversized(item)];
+  if (early.length > 0) return { id, issues: early, warnings: [] };
   const checked = validateOrIssues(item, WIRE_EVENT[sender]);
-  const id = typeof (item as { id?: unknown })?.id === "string" ? (item as { id: string }).id : null;
   if (!checked.ok) return { id, issues: checked.issues, warnings: [] };
+  const late = timeIssue(checked.value.timestamp, now, sentAt);
+  if (late) return { id, issues: [late], warnings: [] };
   const event = checked.value;
   const identified = !event.customer.source_id.startsWith("anon_");
   const result = checker.check({ event: event.event, metadata: event.metadata, identified }, { sender });
@@ -106,8 +129,37 @@ const dropMessage = (sender: Sender) =>
     ? "was dropped: a browser names only source_id, email, name and metadata of its customer; send other customer fields from the site's server"
     : "was dropped: it is not a customer field of Voucherify's custom-event body";
 
+function forbiddenKeys(value: unknown, path: string): Issue[] {
+  if (typeof value !== "object" || value === null) return [];
+  const issues: Issue[] = [];
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (FORBIDDEN_KEYS.has(key)) issues.push({ path: at, message: `"${key}" is not allowed as a key anywhere in an event` });
+    else issues.push(...forbiddenKeys(item, at));
+  }
+  return issues;
+}
+
+function oversized(item: unknown): Issue[] {
+  const bytes = byteLength(JSON.stringify(item) ?? "");
+  return bytes > MAX_EVENT_BYTES ? [{ path: "", message: `The event is ${bytes} bytes as JSON, over the limit of ${MAX_EVENT_BYTES} bytes for one event` }] : [];
+}
+
+function timeIssue(timestamp: string, now: number, sentAt: number): Issue | null {
+  const asServerTime = Date.parse(timestamp) + (now - sentAt);
+  if (asServerTime > now + MAX_EVENT_LEAD_MS) return { path: "timestamp", message: "is more than a day after sent_at: the sender's clock cannot be trusted" };
+  if (asServerTime < now - MAX_EVENT_AGE_MS) return { path: "timestamp", message: "is more than 400 days before sent_at: too old to attribute" };
+  return null;
+}
+
+/** At most MAX_ISSUES issues, the last saying how many more there were. */
+export function capIssues(issues: Issue[]): Issue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  return [...issues.slice(0, MAX_ISSUES - 1), { path: "", message: `and ${issues.length - MAX_ISSUES + 1} more issues` }];
+}
+
 /** The body's batch, or the issues that make the whole body unusable. */
-export function parseBatch(body: unknown): { batch: unknown[] } | { issues: Issue[] } {
+export function parseBatch(body: unknown): { batch: unknown[]; sentAt: number } | { issues: Issue[] } {
   const parsed = validateOrIssues(body, BatchStruct);
-  return parsed.ok ? { batch: parsed.value.batch } : { issues: parsed.issues };
+  return parsed.ok ? { batch: parsed.value.batch, sentAt: Date.parse(parsed.value.sent_at) } : { issues: parsed.issues };
 }

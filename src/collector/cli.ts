@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { compileSchema, schemaless } from "../schema.js";
 import { VOUCHERIFY_API } from "../voucherify.js";
 import { parseSecrets } from "./auth.js";
+import { parseTrustProxy } from "./clients.js";
+import { loggerOptions } from "./logging.js";
 import { openDb } from "./db.js";
 import { startForwarder } from "./forwarder.js";
 import { buildCollector, originMatcher } from "./server.js";
@@ -17,12 +19,16 @@ const HELP = `reftrack-collector: receives reftrack batches, checks and stores t
   --schema PATH       event schema JSON to check events against (none: any event, JSON metadata)
   --allow-origin O    a browser origin allowed to send; repeatable; "http://localhost:*" allows any port
                       (default: http://localhost:* and http://127.0.0.1:*, for local development)
-  --rate-limit N      batches per minute per client address (120)
-  --trust-proxy       take the client address from X-Forwarded-For (behind a proxy; else every visitor
+  --rate-limit N      batches per minute per client address, an IPv6 client by its /64 (1200)
+  --retain-days N     delete events received more than N days ago, once forwarded (90)
+  --trust-proxy P     behind proxies: how many (1) or their addresses (10.0.0.1,10.0.1.0/24); the client
+                      address is the one the nearest trusted proxy saw in X-Forwarded-For (else every visitor
                       would share the proxy's rate limit)
 
 The site's server sends conversions with Authorization: Bearer <key>, a key of REFTRACK_SERVER_KEYS
 (comma-separated, at least 24 characters each; from the environment, so no key shows in ps).
+Reading stored events (GET /v1/events) takes Authorization: Bearer <token>, the token of
+REFTRACK_READ_TOKEN (comma-separated for rotation); without it every read is refused.
 
 Forwarding to Voucherify starts when VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY are set
 (VOUCHERIFY_API_URL defaults to https://api.voucherify.io).`;
@@ -34,8 +40,19 @@ export interface CollectorFlags {
   schema: string | undefined;
   allowOrigins: string[];
   rateLimit: number;
-  trustProxy: boolean;
+  trustProxy: number | string[] | false;
+  retainDays: number;
 }
+
+/**
+ * A visitor's browser sends at most one batch per flush (2 s by default) plus one as a page goes away: about 30 a
+ * minute at the very most, a few per page view as a rule. 1,200 a minute lets 40 such visitors flush non-stop behind
+ * one address (an office, a carrier's NAT), hundreds of ordinary ones, while a client sending thousands is slowed.
+ */
+export const DEFAULT_RATE_LIMIT = 1200;
+/** A 30-day attribution window, then the weeks a reward waits on refunds and disputes; no longer than that. */
+export const DEFAULT_RETAIN_DAYS = 90;
+const HOUR = 3_600_000;
 
 export function parseFlags(args: string[]): CollectorFlags | "help" {
   const { values } = parseArgs({
@@ -46,8 +63,9 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
       db: { type: "string", default: "./reftrack.db" },
       schema: { type: "string" },
       "allow-origin": { type: "string", multiple: true },
-      "rate-limit": { type: "string", default: "120" },
-      "trust-proxy": { type: "boolean", default: false },
+      "rate-limit": { type: "string", default: String(DEFAULT_RATE_LIMIT) },
+      "retain-days": { type: "string", default: String(DEFAULT_RETAIN_DAYS) },
+      "trust-proxy": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -55,7 +73,9 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
   const port = Number(values.port);
   const rateLimit = Number(values["rate-limit"]);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, not ${values.port}`);
+  const retainDays = Number(values["retain-days"]);
   if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new Error(`--rate-limit must be a whole number of batches per minute, not ${values["rate-limit"]}`);
+  if (!Number.isInteger(retainDays) || retainDays < 1 || retainDays > 36_500) throw new Error(`--retain-days must be a whole number of days from 1 to 36500, not ${values["retain-days"]}`);
   return {
     port,
     host: values.host,
@@ -63,14 +83,18 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
     schema: values.schema,
     allowOrigins: values["allow-origin"] ?? ["http://localhost:*", "http://127.0.0.1:*"],
     rateLimit,
-    trustProxy: values["trust-proxy"],
+    trustProxy: parseTrustProxy(values["trust-proxy"]),
+    retainDays,
   };
 }
 
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const flags = parseFlags(args);
   if (flags === "help") return void console.log(HELP);
+  // Whatever the collector creates (the database, its -wal and -shm) is its own user's alone.
+  process.umask(0o077);
   const serverKeys = parseSecrets("REFTRACK_SERVER_KEYS", env.REFTRACK_SERVER_KEYS);
+  const readTokens = parseSecrets("REFTRACK_READ_TOKEN", env.REFTRACK_READ_TOKEN);
   const checker = flags.schema ? compileSchema(JSON.parse(readFileSync(flags.schema, "utf8"))) : schemaless;
   const db = openDb(flags.db);
   const forwarding = Boolean(env.VOUCHERIFY_APP_ID && env.VOUCHERIFY_SECRET_KEY);
@@ -82,8 +106,9 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
     allowOrigin: originMatcher(flags.allowOrigins),
     rateLimit: flags.rateLimit,
     serverKeys,
+    readTokens,
     trustProxy: flags.trustProxy,
-    logger: env.QUIET ? false : { level: env.LOG_LEVEL ?? "info" },
+    logger: env.QUIET ? false : loggerOptions(env.LOG_LEVEL ?? "info"),
     onStored: () => forwarder?.wake(),
   });
   if (forwarding) {
@@ -95,8 +120,14 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
       log: (level, message) => (env.QUIET ? undefined : app.log[level](message)),
     });
   }
+  const retain = () => {
+    const removed = store.deleteOlderThan(new Date(Date.now() - flags.retainDays * 24 * HOUR).toISOString());
+    if (removed > 0 && !env.QUIET) app.log.info(`retention: deleted ${removed} event(s) older than ${flags.retainDays} days`);
+  };
+  retain();
+  const retention = setInterval(retain, HOUR);
   const address = await app.listen({ port: flags.port, host: flags.host });
-  console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"}, ${serverKeys.length} server key(s))`);
+  console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"}, ${serverKeys.length} server key(s), reading ${readTokens.length > 0 ? "with a token" : "off"})`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -105,6 +136,7 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
     console.log(`reftrack-collector: ${signal}, finishing requests in flight`);
     await app.close(); // stops accepting; requests in flight finish, and their writes with them
     await forwarder?.stop();
+    clearInterval(retention);
     db.close();
     process.exit(0);
   };

@@ -5,6 +5,7 @@
 // (NORMAL would already survive that) and through a power cut (which NORMAL would not). The cost is one fsync per
 // batch, not per event: each batch is one transaction. WAL also lets the read API run while a batch is written.
 import Database from "better-sqlite3";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 
 export type Db = Database.Database;
 
@@ -33,20 +34,25 @@ const MIGRATIONS: string[] = [
      updated_at TEXT NOT NULL
    );
    CREATE INDEX forwards_due ON forwards (status, next_attempt_at);`,
-  // Who sent each event, and the key that makes an event once per customer: the unique index is what keeps two
-  // concurrent requests from both storing a customer's conversion.
+  // Who sent each event; and the customers' once-per-customer events, by a digest of (event, source_id). The claims
+  // outlive the events' retention (a deleted sign-up must not pay twice) and hold no personal data in clear.
   `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'browser' CHECK (source IN ('browser', 'server'));
-   ALTER TABLE events ADD COLUMN once_key TEXT;
-   CREATE UNIQUE INDEX events_once ON events (once_key) WHERE once_key IS NOT NULL;`,
+   CREATE TABLE once_claims (key TEXT PRIMARY KEY, event_id TEXT NOT NULL, claimed_at TEXT NOT NULL);`,
 ];
 
+/** Only the collector's own user may read what the database holds: customers' emails and names. */
+const PRIVATE = 0o600;
+
 export function openDb(path: string): Db {
+  if (path !== ":memory:") closeSync(openSync(path, "a", PRIVATE));
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db);
+  // SQLite gives its -wal and -shm files the database file's mode; a database made by an older version is fixed here.
+  if (path !== ":memory:") for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, PRIVATE);
   return db;
 }
 

@@ -22,7 +22,27 @@ export interface ForwarderOptions extends VoucherifyCredentials {
   log?: (level: "info" | "error", message: string) => void;
 }
 
+/**
+ * The secret key goes only to an https address: plain http would hand it to anyone on the path. Loopback is the one
+ * exception, for tests and a local stand-in.
+ */
+export function checkApiUrl(apiUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new Error(`VOUCHERIFY_API_URL must be an https:// address such as https://api.voucherify.io, not "${apiUrl}"`);
+  }
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new Error(`VOUCHERIFY_API_URL must use https:// (plain http:// only for a loopback test server), not ${url.protocol}//${url.host}`);
+  }
+  if (url.username || url.password) throw new Error("VOUCHERIFY_API_URL must not carry a user name or password: the key goes in headers");
+  return url;
+}
+
 export function startForwarder(options: ForwarderOptions): { stop(): Promise<void>; wake(): void } {
+  checkApiUrl(options.apiUrl);
   const fetch = options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
@@ -61,10 +81,19 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
         headers: { "Content-Type": "application/json", "X-App-Id": options.appId, "X-App-Token": options.secretKey },
         body: JSON.stringify(voucherifyBody(body as { event: unknown; customer: unknown })),
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(30_000)]),
+        // Following a redirect would send the secret key to wherever it points.
+        redirect: "manual",
       });
       status = response.status;
       retryAfter = response.headers.get("Retry-After");
+      // Voucherify's error bodies can quote the customer: kept with the event (its owners read it), never logged.
       reason = `HTTP ${status}: ${(await response.text()).slice(0, 500)}`;
+      if (status >= 300 && status < 400) {
+        pausedUntil = now() + credentialsPauseMs;
+        options.store.markForward(seq, "pending", attempts, 0, `HTTP ${status} redirect refused`);
+        log("error", `Voucherify answered with a redirect (HTTP ${status}); it was not followed, since the secret key would go with it. Check VOUCHERIFY_API_URL`);
+        return;
+      }
     } catch (error) {
       if (!running) return; // stopped mid-request: the event stays pending, untouched
       reason = `network error: ${(error as Error).message}`;
@@ -77,17 +106,17 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
       // Wrong or rotated credentials: nothing is wrong with the events. They wait, uncounted, for the fix.
       pausedUntil = now() + credentialsPauseMs;
       options.store.markForward(seq, "pending", attempts, 0, reason);
-      log("error", `Voucherify refused the credentials (${reason}); check VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY`);
+      log("error", `Voucherify refused the credentials (HTTP ${status}); check VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY`);
     } else if (delivery === "retry") {
       failures++;
       const delay = retryDelay(failures, parseRetryAfter(retryAfter, now()), random);
       pausedUntil = now() + delay;
       options.store.markForward(seq, "pending", attempts + 1, 0, reason);
-      log("info", `forward ${seq}: ${reason}; the queue waits ${delay} ms`);
+      log("info", `forward ${seq}: ${status === 0 ? "network error" : `HTTP ${status}`}; the queue waits ${delay} ms`);
     } else {
       failures = 0;
       options.store.markForward(seq, "failed", attempts + 1, 0, reason);
-      log("error", `forward ${seq} failed: ${reason}`);
+      log("error", `forward ${seq} failed: HTTP ${status} (the reason is kept with the event)`);
     }
   };
 

@@ -1,4 +1,5 @@
 // What the collector keeps, and the queries over it. Every write is one transaction; see db.ts for durability.
+import { createHash } from "node:crypto";
 import type { Sender } from "../schema.js";
 import type { CheckedEvent } from "../wire.js";
 import type { Db } from "./db.js";
@@ -35,8 +36,8 @@ export interface IncomingEvent {
   oncePerCustomer: boolean;
 }
 
-/** The same key for every event of one name and customer; JSON keeps any two pairs apart. */
-export const onceKey = (event: CheckedEvent) => JSON.stringify([event.event, event.customer.source_id]);
+/** The same key for every event of one name and customer (JSON keeps any two pairs apart); a digest, not the email. */
+export const onceKey = (event: CheckedEvent) => createHash("sha256").update(JSON.stringify([event.event, event.customer.source_id])).digest("hex");
 
 interface EventRow {
   seq: number;
@@ -63,10 +64,11 @@ const SELECT_EVENTS = `SELECT e.seq, e.id, e.received_at, e.event, e.source_id, 
   f.status, f.attempts, f.last_error, f.updated_at FROM events e LEFT JOIN forwards f ON f.event_seq = e.seq`;
 
 export function createEventStore(db: Db, options: { forwarding: boolean }) {
-  // No conflict target: a repeated id and a second once-per-customer event are both duplicates, in one statement.
   const insert = db.prepare(
-    "INSERT INTO events (id, received_at, event, source_id, referral_code, source, once_key, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    "INSERT INTO events (id, received_at, event, source_id, referral_code, source, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
   );
+  const findEvent = db.prepare("SELECT 1 FROM events WHERE id = ?");
+  const claim = db.prepare("INSERT INTO once_claims (key, event_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING");
   const queueForward = db.prepare("INSERT INTO forwards (event_seq, status, updated_at) VALUES (?, 'pending', ?)");
   const countDuplicates = db.prepare(
     "INSERT INTO counters (name, value) VALUES ('duplicates', ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
@@ -85,8 +87,12 @@ export function createEventStore(db: Db, options: { forwarding: boolean }) {
     let stored = 0;
     const duplicateIds: string[] = [];
     for (const { event, oncePerCustomer } of items) {
-      const key = oncePerCustomer ? onceKey(event) : null;
-      const result = insert.run(event.id, receivedAt, event.event, event.customer.source_id, event.referral?.code ?? null, source, key, JSON.stringify(event));
+      // Inside the transaction, so two requests for one customer cannot both pass: the claim's primary key decides.
+      if (oncePerCustomer && (findEvent.get(event.id) !== undefined || claim.run(onceKey(event), event.id, receivedAt).changes === 0)) {
+        duplicateIds.push(event.id);
+        continue;
+      }
+      const result = insert.run(event.id, receivedAt, event.event, event.customer.source_id, event.referral?.code ?? null, source, JSON.stringify(event));
       if (result.changes === 0) {
         duplicateIds.push(event.id);
         continue;
@@ -141,6 +147,16 @@ export function createEventStore(db: Db, options: { forwarding: boolean }) {
     markForward(seq: number, status: ForwardStatus, attempts: number, nextAttemptAt: number, error: string | null) {
       setForward.run(status, attempts, nextAttemptAt, error, new Date().toISOString(), seq);
     },
+
+    /**
+     * Deletes events received before `cutoff` (ISO time), with their forwarding rows, except those still waiting to
+     * be forwarded: retention never drops an event Voucherify has not had. Once-per-customer claims stay.
+     */
+    deleteOlderThan: db.transaction((cutoff: string): number => {
+      const settled = "SELECT seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (SELECT 1 FROM forwards f WHERE f.event_seq = e.seq AND f.status = 'pending')";
+      db.prepare(`DELETE FROM forwards WHERE event_seq IN (${settled})`).run(cutoff);
+      return db.prepare(`DELETE FROM events WHERE seq IN (${settled})`).run(cutoff).changes;
+    }),
   };
 }
 

@@ -38,8 +38,11 @@ export { expect };
 /** A referral code no other test uses, so tests running side by side never read each other's events. */
 export const uniqueCode = (label: string) => `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 
+/** What reading the demo collector takes: its read token (playwright.config.ts makes it). */
+export const ownerHeaders = () => ({ Authorization: `Bearer ${process.env.REFTRACK_READ_TOKEN ?? ""}` });
+
 export async function received(request: APIRequestContext, query: Record<string, string>): Promise<Received[]> {
-  const response = await request.get(`/v1/events?${new URLSearchParams({ limit: "500", ...query })}`);
+  const response = await request.get(`/v1/events?${new URLSearchParams({ limit: "500", ...query })}`, { headers: ownerHeaders() });
   return ((await response.json()) as { events: Received[] }).events;
 }
 

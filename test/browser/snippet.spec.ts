@@ -1,6 +1,6 @@
 // The script tag end to end in Chromium, against the demo site and its collection endpoint.
 import { voucherifyErrors } from "../voucherify.js";
-import { anonymousIdOf, expect, received, test, uniqueCode, waitForEvents } from "./fixtures.js";
+import { anonymousIdOf, expect, ownerHeaders, received, test, uniqueCode, waitForEvents } from "./fixtures.js";
 
 const errorsOf = voucherifyErrors();
 const expectVoucherifyValid = (events: { body: unknown }[]) => {
@@ -104,7 +104,7 @@ test("the demo's outage: an event clicked while the endpoint answers 503 arrives
   page.on("response", (response) => {
     if (response.url().endsWith("/v1/batch")) statuses.push(response.status());
   });
-  await request.post("/demo/outage", { data: { seconds: 2 } });
+  await request.post("/demo/outage", { data: { seconds: 2 }, headers: ownerHeaders() });
   await page.click("#share-facebook");
   await page.evaluate(() => (window as unknown as { reftrack: { flush(): Promise<void> } }).reftrack.flush());
   const events = await waitForEvents(request, { referral: code });

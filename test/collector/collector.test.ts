@@ -10,6 +10,8 @@ import Database from "better-sqlite3";
 import { voucherifyErrors } from "../voucherify.js";
 import { postBatch, startCollectorProcess, wireEvent, type CollectorProcess } from "./process.js";
 
+const READ_TOKEN = "owner-read-token-0123456789abcdef";
+const owner = { Authorization: `Bearer ${READ_TOKEN}` };
 let dir: string;
 let running: CollectorProcess[] = [];
 const start = async (args: string[] = [], env: Record<string, string> = {}) => {
@@ -146,7 +148,7 @@ describe("forwarding to Voucherify", () => {
   });
   afterEach(() => new Promise<void>((resolve) => fake.close(() => resolve())));
 
-  const env = () => ({ VOUCHERIFY_APP_ID: "app-1", VOUCHERIFY_SECRET_KEY: "secret-1", VOUCHERIFY_API_URL: fakeUrl });
+  const env = () => ({ VOUCHERIFY_APP_ID: "app-1", VOUCHERIFY_SECRET_KEY: "secret-1", VOUCHERIFY_API_URL: fakeUrl, REFTRACK_READ_TOKEN: READ_TOKEN });
 
   it("forwards every stored event as a valid Voucherify body, through 429 and 500, and never twice after a restart", async () => {
     script = [429, 500, 200, 500];
@@ -159,7 +161,7 @@ describe("forwarding to Voucherify", () => {
     // After the 429, nothing is sent for its Retry-After second.
     const [limited, next] = requests;
     expect((next?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(950);
-    const listed = (await (await fetch(`${collector.url}/v1/events`)).json()) as { events: { forwarding: { status: string } }[] };
+    const listed = (await (await fetch(`${collector.url}/v1/events`, { headers: owner })).json()) as { events: { forwarding: { status: string } }[] };
     expect(listed.events.map((event) => event.forwarding.status)).toEqual(Array(6).fill("sent"));
 
     await collector.stop("SIGTERM");
@@ -170,7 +172,7 @@ describe("forwarding to Voucherify", () => {
   });
 
   const forwardingOf = async (url: string) =>
-    ((await (await fetch(`${url}/v1/events`)).json()) as { events: { forwarding: { status: string; attempts: number; last_error: string } }[] }).events.map((event) => event.forwarding);
+    ((await (await fetch(`${url}/v1/events`, { headers: owner })).json()) as { events: { forwarding: { status: string; attempts: number; last_error: string } }[] }).events.map((event) => event.forwarding);
 
   it("marks an event Voucherify refuses (400) as failed, with the reason, and goes on with the next", async () => {
     script = [400];

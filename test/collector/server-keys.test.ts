@@ -22,14 +22,15 @@ const schemaFile = () => {
   );
   return path;
 };
-const withKeys = () => ({ REFTRACK_SERVER_KEYS: `${KEY}, ${OTHER_KEY}` });
+const READ_TOKEN = "owner-read-token-0123456789abcdef";
+const withKeys = () => ({ REFTRACK_SERVER_KEYS: `${KEY}, ${OTHER_KEY}`, REFTRACK_READ_TOKEN: READ_TOKEN });
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}`, "Content-Type": "application/json" });
 const signup = (source_id: string, overrides: Record<string, unknown> = {}) => {
   const { anonymous_id: _anonymous, ...event } = wireEvent({ event: "signed_up", customer: { source_id }, metadata: { plan: "pro" }, referral: { code: "NRY-01" }, ...overrides });
   return event;
 };
 type Listed = { events: { id: string; source: string; body: { customer: Record<string, unknown> } }[] };
-const listed = async (url: string, query = "") => (await (await fetch(`${url}/v1/events?${query}`)).json()) as Listed;
+const listed = async (url: string, query = "") => (await (await fetch(`${url}/v1/events?${query}`, { headers: { Authorization: `Bearer ${READ_TOKEN}` } })).json()) as Listed;
 
 describe("server keys", () => {
   it("a key of REFTRACK_SERVER_KEYS marks the batch as the server's; either key of a rotation works; the read API shows the source", async () => {

@@ -17,11 +17,13 @@ const checker = compileSchema({
   },
 });
 
+const READ_TOKEN = "read-token-for-the-owner-0123456789";
+const owner = { authorization: `Bearer ${READ_TOKEN}` };
 let db: Db;
 let app: FastifyInstance;
 const start = async (rateLimit = 1000) => {
   db = openDb(":memory:");
-  app = await buildCollector({ store: createEventStore(db, { forwarding: false }), checker, allowOrigin: originMatcher(["https://site.example", "http://localhost:*"]), rateLimit });
+  app = await buildCollector({ store: createEventStore(db, { forwarding: false }), checker, allowOrigin: originMatcher(["https://site.example", "http://localhost:*"]), rateLimit, readTokens: [READ_TOKEN] });
 };
 beforeEach(() => start());
 afterEach(async () => {
@@ -48,7 +50,7 @@ const post = (payload: unknown, headers: Record<string, string> = {}) =>
     headers: { "content-type": "text/plain;charset=UTF-8", ...headers },
     payload: typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload),
   });
-const list = async (query = "") => (await app.inject({ url: `/v1/events${query}` })).json();
+const list = async (query = "") => (await app.inject({ url: `/v1/events${query}`, headers: owner })).json();
 
 describe("receiving", () => {
   it("stores a batch sent as text/plain, application/json or gzip, and reads it back", async () => {
@@ -156,7 +158,7 @@ describe("reading", () => {
     expect((await list("?since=2000-01-01T00:00:00Z")).total).toBe(3);
     expect((await list("?since=2999-01-01T00:00:00Z")).total).toBe(0);
     for (const bad of ["since=yesterday", "since=%2B010000-01-01T00:00:00Z", "since=1", "before=abc", "limit=0", "limit=501", "event=a&event=b"]) {
-      expect([bad, (await app.inject({ url: `/v1/events?${bad}` })).statusCode]).toEqual([bad, 400]);
+      expect([bad, (await app.inject({ url: `/v1/events?${bad}`, headers: owner })).statusCode]).toEqual([bad, 400]);
     }
     const first = await list("?limit=2");
     expect(first.events).toHaveLength(2);
@@ -181,17 +183,33 @@ describe("migrations", () => {
 describe("the demo server", () => {
   it("serves the site and the bundle, and its simulated outage answers 503 with Retry-After, then recovers", async () => {
     const root = resolve(import.meta.dirname, "../..");
-    const demo = await createDemoServer({ siteDir: resolve(root, "demo"), distDir: resolve(root, "dist") });
+    const demo = await createDemoServer({ siteDir: resolve(root, "demo"), distDir: resolve(root, "dist"), readToken: READ_TOKEN });
     const send = () => demo.inject({ method: "POST", url: "/v1/batch", headers: { "content-type": "text/plain" }, payload: JSON.stringify(batch(event())) });
     expect((await demo.inject({ url: "/" })).statusCode).toBe(200);
     expect((await send()).statusCode).toBe(200);
-    await demo.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 5 } });
+    expect((await demo.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 5 } })).statusCode).toBe(401);
+    expect((await send()).statusCode).toBe(200);
+    await demo.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 5 }, headers: owner });
     const during = await send();
     expect(during.statusCode).toBe(503);
     expect(Number(during.headers["retry-after"])).toBeGreaterThanOrEqual(4);
-    await demo.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 1 } });
+    await demo.inject({ method: "POST", url: "/demo/outage", payload: { seconds: 1 }, headers: owner });
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await send()).statusCode).toBe(200);
+    await demo.close();
+  });
+
+  it("gives its read token only to its own live view, on this machine's own host names", async () => {
+    const root = resolve(import.meta.dirname, "../..");
+    const demo = await createDemoServer({ siteDir: resolve(root, "demo"), distDir: resolve(root, "dist"), readToken: READ_TOKEN });
+    const page = await demo.inject({ url: "/events.html", headers: { host: "127.0.0.1:8787" } });
+    expect(page.body).toContain(`content="${READ_TOKEN}"`);
+    expect(page.headers["cache-control"]).toBe("no-store");
+    // DNS rebinding: a page on attacker.example whose name now points here.
+    const rebound = await demo.inject({ url: "/events.html", headers: { host: "attacker.example:8787" } });
+    expect([rebound.statusCode, rebound.body.includes(READ_TOKEN)]).toEqual([403, false]);
+    for (const url of ["/events", "/events.html?x=1"]) expect((await demo.inject({ url, headers: { host: "evil.test" } })).body).not.toContain(READ_TOKEN);
+    expect((await demo.inject({ url: "/v1/events" })).statusCode).toBe(401);
     await demo.close();
   });
 });
