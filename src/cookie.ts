@@ -38,20 +38,28 @@ export function expiredReferralCookie(scope: CookieScope): string {
  * `skewMs`: how far ahead of `now` a capture may be, when another machine's clock wrote it (reftrack/server).
  */
 export function readReferralCookie(cookies: string, now: number, maxDays: number, skewMs = 0): Referral | null {
+  // A host-only cookie and a parent-domain one can both be there (a site that changed data-cookie-domain): the
+  // latest capture is the one attribution wants.
+  let latest: Referral | null = null;
   for (const pair of cookies.split(";")) {
     const [name, ...rest] = pair.trim().split("=");
     if (name !== REFERRAL_COOKIE) continue;
-    let parts: string[];
-    try {
-      parts = rest.join("=").split("|").map(decodeURIComponent);
-    } catch {
-      continue;
-    }
-    const [code = "", param = "", capturedAt = "", expiresAt = ""] = parts;
-    const [captured, expires] = [Date.parse(capturedAt), Date.parse(expiresAt)];
-    if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !REFERRAL_PARAM.test(param)) continue;
-    if (!(captured <= now + skewMs) || !(expires > now) || expires - captured > maxDays * 86_400_000) continue;
-    return { code, param, captured_at: new Date(capturedAt).toISOString(), expires_at: new Date(expiresAt).toISOString(), landing_url: "" };
+    const referral = parseValue(rest.join("="), now, maxDays, skewMs);
+    if (referral && (!latest || referral.captured_at > latest.captured_at)) latest = referral;
   }
-  return null;
+  return latest;
+}
+
+function parseValue(value: string, now: number, maxDays: number, skewMs: number): Referral | null {
+  let parts: string[];
+  try {
+    parts = value.split("|").map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+  const [code = "", param = "", capturedAt = "", expiresAt = ""] = parts;
+  const [captured, expires] = [Date.parse(capturedAt), Date.parse(expiresAt)];
+  if (parts.length !== 4 || !REFERRAL_CODE.test(code) || !REFERRAL_PARAM.test(param)) return null;
+  if (!(captured <= now + skewMs) || !(expires > now) || expires - captured > maxDays * 86_400_000) return null;
+  return { code, param, captured_at: new Date(captured).toISOString(), expires_at: new Date(expires).toISOString(), landing_url: "" };
 }

@@ -5,27 +5,35 @@ export const DEFAULT_FIELD = "referral_code";
 /** Marks the input reftrack made, so it is found again instead of added twice. */
 const MARK = "data-reftrack";
 
-/** The form's hidden referral input, created on first need and kept at `code` (`""` when there is none). */
+/**
+ * The form's hidden referral input, created on first need and kept at `code` (`""` when there is none): one, under
+ * the name the attribute gives now. A field of the page's own with that name (a code the visitor types, say) is the
+ * page's: reftrack's gives way rather than doubling it.
+ */
 export function fillReferralField(form: HTMLFormElement, prefix: string, code: string, log: (message: string) => void): void {
   const name = form.getAttribute(`${prefix}-referral`)?.trim() || DEFAULT_FIELD;
-  const named = Array.from(form.elements).filter((control) => control.getAttribute("name") === name);
-  const ours = named.find((control) => control.getAttribute(MARK) === "referral") as HTMLInputElement | undefined;
-  if (ours) {
-    ours.value = code;
-    return;
+  const ours = Array.from(form.querySelectorAll<HTMLInputElement>(`input[${MARK}="referral"]`));
+  const pages = Array.from(form.elements).filter((control) => control.getAttribute("name") === name && control.getAttribute(MARK) !== "referral");
+  if (pages.length > 0) {
+    ours.forEach((input) => input.remove());
+    return log(`form field "${name}" belongs to the page; ${prefix}-referral="another_name" gives reftrack's field another name`);
   }
-  // A field of the site's own with that name (a code the visitor types, say) is the site's: never overwritten or doubled.
-  if (named.length > 0) return log(`form field "${name}" belongs to the page; ${prefix}-referral="another_name" gives reftrack's field another name`);
-  const input = form.ownerDocument.createElement("input");
-  input.type = "hidden";
+  const [kept, ...extra] = ours;
+  extra.forEach((input) => input.remove());
+  const input = kept ?? form.appendChild(Object.assign(form.ownerDocument.createElement("input"), { type: "hidden" }));
+  input.setAttribute(MARK, "referral");
   input.name = name;
   input.value = code;
-  input.setAttribute(MARK, "referral");
-  form.appendChild(input);
 }
 
-/** Every `PREFIX-referral` form of the document: at start and whenever the referral changes. */
+/**
+ * Every `PREFIX-referral` form of the document, at start and whenever the referral changes; a field reftrack made in
+ * a form that no longer asks for one is emptied, so a code never leaves with it (after a refusal, say).
+ */
 export function fillReferralFields(doc: Document, prefix: string, code: string, log: (message: string) => void): void {
+  doc.querySelectorAll<HTMLInputElement>(`input[${MARK}="referral"]`).forEach((input) => {
+    if (!input.form?.hasAttribute(`${prefix}-referral`)) input.value = "";
+  });
   doc.querySelectorAll<HTMLFormElement>(`form[${prefix}-referral]`).forEach((form) => fillReferralField(form, prefix, code, log));
 }
 

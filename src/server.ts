@@ -186,7 +186,7 @@ interface ClientConfig {
 
 function checkOptions(options: ServerClientOptions): ClientConfig {
   if (typeof options.endpoint !== "string" || !isHttpUrl(options.endpoint)) {
-    throw new TypeError("createServerClient: `endpoint` must be the collector's http(s) URL, e.g. https://collect.example.com/v1/batch");
+    throw new TypeError("createServerClient: `endpoint` must be the collector's http(s) URL without credentials in it, e.g. https://collect.example.com/v1/batch");
   }
   if (typeof options.key !== "string" || !HEADER_TOKEN.test(options.key)) {
     throw new TypeError(
@@ -207,10 +207,11 @@ function checkOptions(options: ServerClientOptions): ClientConfig {
   };
 }
 
+/** http(s), and no user name or password: fetch refuses those, and an error message would show them. */
 function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);
-    return url.protocol === "https:" || url.protocol === "http:";
+    return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "";
   } catch {
     return false;
   }
@@ -319,10 +320,11 @@ async function deliver(config: ClientConfig, event: ServerEvent): Promise<Server
     const outcome = interpretAnswer(answer, event, config.now(), attempt);
     if (outcome.kind === "stored") return { id: event.id, duplicate: outcome.duplicate };
     if (outcome.kind === "fail") throw outcome.error;
+    // A clock or random source that returns nonsense must not make the bound unreachable: give up instead.
     const wait = retryDelay(attempt, outcome.retryAfterMs, config.random);
     const elapsed = config.now() - started;
     const status = answer.kind === "http" ? answer.status : 0;
-    if (elapsed + wait > config.maxElapsedMs) throw gaveUp(event, attempt, status, outcome.reason, elapsed);
+    if (!(elapsed + wait <= config.maxElapsedMs)) throw gaveUp(event, attempt, status, outcome.reason, elapsed);
     await config.sleep(wait);
   }
 }

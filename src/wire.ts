@@ -118,7 +118,8 @@ function allowedCustomer(customer: Record<string, unknown>, sender: Sender): { c
   const kept: Record<string, unknown> = {};
   const warnings: Issue[] = [];
   for (const [key, value] of Object.entries(customer)) {
-    if (key in allowed) kept[key] = value;
+    // Own keys only: `toString` or `constructor` are "in" any object.
+    if (Object.hasOwn(allowed, key)) kept[key] = value;
     else warnings.push({ path: `customer.${key}`, message: dropMessage(sender) });
   }
   return { customer: kept as CustomerOnWire, warnings };

@@ -21,6 +21,8 @@ export interface IngestOptions {
   onStored?: () => void;
 }
 
+const ID_TAKEN = "is already the id of a different event: give every event its own unguessable id (a random UUID)";
+
 const senderOf = (caller: Caller) => ("sender" in caller ? caller.sender : "browser");
 
 /** Registered in its own fastify context: CORS and the text/plain parser belong to this route alone. */
@@ -69,13 +71,12 @@ function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void 
           allowList: (request) => senderOf(caller(request)) === "server",
         },
       },
-      onRequest: async (request, reply) => {
-        const who = caller(request);
-        if ("refused" in who) return reply.code(401).send({ error: "Unauthorized", message: who.refused });
-      },
     },
     async (request, reply) => {
-      const sender = senderOf(caller(request));
+      // Refused here, after the rate limit: guessing keys costs a client its allowance like any other request.
+      const who = caller(request);
+      if ("refused" in who) return reply.code(401).send({ error: "Unauthorized", message: who.refused });
+      const sender = senderOf(who);
       const parsed = parseBatch(request.body);
       if ("issues" in parsed) return reply.code(400).send({ error: "Bad batch", issues: capIssues(parsed.issues) });
       const valid: IncomingEvent[] = [];
@@ -94,7 +95,7 @@ function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void 
       // Ids and paths only: messages quote the values they refuse, and those may be personal.
       if (rejected.length > 0) request.log.warn({ rejected: rejected.map(({ id, issues }) => ({ id, paths: issues.map((issue) => issue.path) })) }, "rejected events in a batch");
       if (valid.length === 0) return reply.code(422).send({ accepted: 0, duplicates: 0, rejected });
-      let result: { stored: number; duplicates: number };
+      let result: { stored: number; duplicates: number; takenIds: string[] };
       try {
         // Written and synced before the answer: a 2xx means the events are on disk.
         result = options.store.storeBatch(valid, new Date(now).toISOString(), sender);
@@ -107,6 +108,7 @@ function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void 
           .send({ error: "Service Unavailable", message: "The events could not be stored right now; send them again later" });
       }
       options.onStored?.();
+      for (const id of result.takenIds) rejected.push({ id, issues: [{ path: "id", message: ID_TAKEN }] });
       return { accepted: result.stored, duplicates: result.duplicates, rejected, ...(warnings.length > 0 ? { warnings } : {}) };
     },
   );

@@ -36,8 +36,23 @@ export interface IncomingEvent {
   oncePerCustomer: boolean;
 }
 
-/** The same key for every event of one name and customer (JSON keeps any two pairs apart); a digest, not the email. */
-export const onceKey = (event: CheckedEvent) => createHash("sha256").update(JSON.stringify([event.event, event.customer.source_id])).digest("hex");
+/**
+ * How a customer is told apart from another for `once_per_customer`: case, surrounding spaces, invisible characters
+ * and Unicode compatibility forms do not make a new customer (`Alex@X.com ` is `alex@x.com`).
+ */
+export const sameCustomer = (id: string) => id.normalize("NFKC").replace(/[\u00ad\u200b-\u200f\u2060\ufeff]/g, "").trim().toLowerCase();
+
+/**
+ * The claims an event of one name makes for its customer: by `source_id`, and by Voucherify's own customer `id` when
+ * the server gives one (Voucherify then ignores `source_id`). Digests: the claims table holds no email in clear.
+ */
+export const onceKeys = (event: CheckedEvent): string[] =>
+  [["source_id", event.customer.source_id], ...(event.customer.id ? [["id", event.customer.id]] : [])].map(([kind, id]) =>
+    createHash("sha256").update(JSON.stringify([event.event, kind, sameCustomer(id ?? "")])).digest("hex"),
+  );
+
+/** What became of one event: stored, a repeat, or an id some other event already holds. */
+type Outcome = "stored" | "duplicate" | "id-taken";
 
 interface EventRow {
   seq: number;
@@ -67,7 +82,9 @@ export function createEventStore(db: Db, options: { forwarding: boolean }) {
   const insert = db.prepare(
     "INSERT INTO events (id, received_at, event, source_id, referral_code, source, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
   );
-  const findEvent = db.prepare("SELECT 1 FROM events WHERE id = ?");
+  const sameId = db.prepare("SELECT source, event, source_id FROM events WHERE id = ?");
+  // Conversions stored before a database had claims (or before the schema said once per customer) still count.
+  const earlier = db.prepare("SELECT 1 FROM events WHERE event = ? AND source_id = ? LIMIT 1");
   const claim = db.prepare("INSERT INTO once_claims (key, event_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING");
   const queueForward = db.prepare("INSERT INTO forwards (event_seq, status, updated_at) VALUES (?, 'pending', ?)");
   const countDuplicates = db.prepare(
@@ -79,29 +96,38 @@ export function createEventStore(db: Db, options: { forwarding: boolean }) {
   );
   const setForward = db.prepare("UPDATE forwards SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE event_seq = ?");
 
+  /** Every claim is written (a later event finds any of them); the event is new only if none existed. */
+  const claimOnce = (event: CheckedEvent, receivedAt: string): boolean => {
+    const fresh = onceKeys(event).map((key) => claim.run(key, event.id, receivedAt).changes === 1);
+    return fresh.every(Boolean) && earlier.get(event.event, event.customer.source_id) === undefined;
+  };
+
   /**
-   * Stores a batch's valid events in one transaction. A duplicate is an id already stored (or repeated in the batch),
-   * or a once-per-customer event its customer already has; the ids of duplicates are returned.
+   * A resent event (same id, sender, name and customer) is a duplicate. An id held by a different event is refused:
+   * otherwise a browser that guessed the id of a server's coming conversion could make it a "duplicate".
    */
+  const storeOne = (event: CheckedEvent, oncePerCustomer: boolean, receivedAt: string, source: Sender): Outcome => {
+    const holder = sameId.get(event.id) as { source: Sender; event: string; source_id: string } | undefined;
+    if (holder) return holder.source === source && holder.event === event.event && holder.source_id === event.customer.source_id ? "duplicate" : "id-taken";
+    // Inside the batch's transaction, so two requests for one customer cannot both pass: the claims' keys decide.
+    if (oncePerCustomer && !claimOnce(event, receivedAt)) return "duplicate";
+    const result = insert.run(event.id, receivedAt, event.event, event.customer.source_id, event.referral?.code ?? null, source, JSON.stringify(event));
+    if (options.forwarding) queueForward.run(result.lastInsertRowid, receivedAt);
+    return "stored";
+  };
+
+  /** Stores a batch's valid events in one transaction, and says what became of each. */
   const storeBatch = db.transaction((items: IncomingEvent[], receivedAt: string, source: Sender) => {
     let stored = 0;
     const duplicateIds: string[] = [];
+    const takenIds: string[] = [];
     for (const { event, oncePerCustomer } of items) {
-      // Inside the transaction, so two requests for one customer cannot both pass: the claim's primary key decides.
-      if (oncePerCustomer && (findEvent.get(event.id) !== undefined || claim.run(onceKey(event), event.id, receivedAt).changes === 0)) {
-        duplicateIds.push(event.id);
-        continue;
-      }
-      const result = insert.run(event.id, receivedAt, event.event, event.customer.source_id, event.referral?.code ?? null, source, JSON.stringify(event));
-      if (result.changes === 0) {
-        duplicateIds.push(event.id);
-        continue;
-      }
-      stored++;
-      if (options.forwarding) queueForward.run(result.lastInsertRowid, receivedAt);
+      const outcome = storeOne(event, oncePerCustomer, receivedAt, source);
+      if (outcome === "stored") stored++;
+      else (outcome === "duplicate" ? duplicateIds : takenIds).push(event.id);
     }
     if (duplicateIds.length > 0) countDuplicates.run(duplicateIds.length);
-    return { stored, duplicates: duplicateIds.length, duplicateIds };
+    return { stored, duplicates: duplicateIds.length, duplicateIds, takenIds };
   });
 
   return {

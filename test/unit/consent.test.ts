@@ -186,5 +186,9 @@ describe("the referral cookie", () => {
     expect(readReferralCookie("reftrack_ref=A|ref|2026-11-01T00:00:00Z|9999-01-01T00:00:00Z", now + 1000, 30)).toBeNull();
     expect(readReferralCookie("reftrack_ref=A|ref|2027-01-01T00:00:00Z|2027-01-02T00:00:00Z", now, 30)).toBeNull();
     expect(readReferralCookie(`reftrack_ref=%E0%A4%A|x|y|z; ${value}`, now + 1000, 30)?.code).toBe("NRY-01");
+    // A host-only cookie and a parent-domain one: the latest capture wins, whichever comes first in the header.
+    const newer = "reftrack_ref=NEW|ref|2026-11-02T00%3A00%3A00.000Z|2026-11-20T00%3A00%3A00.000Z";
+    expect(readReferralCookie(`${value}; ${newer}`, now + 2 * 86_400_000, 30)?.code).toBe("NEW");
+    expect(readReferralCookie(`${newer}; ${value}`, now + 2 * 86_400_000, 30)?.code).toBe("NEW");
   });
 });

@@ -145,3 +145,31 @@ describe("<form data-track-referral>", () => {
     expect(fields(form)).toEqual([""]);
   });
 });
+
+describe("<form data-track-referral> edge cases", () => {
+  const fields = (form: HTMLFormElement | null, name = "referral_code") => (form ? [...new FormData(form).getAll(name)] : []);
+
+  it("gives way when the page adds a field of its own with that name later, and follows a renamed attribute", async () => {
+    const { tracker } = start();
+    document.body.innerHTML = `<form data-track-referral></form>`;
+    const form = document.querySelector("form");
+    await tracker.flush();
+    expect(fields(form)).toEqual(["NRY-01"]);
+    form?.insertAdjacentHTML("beforeend", `<input name="referral_code" value="TYPED">`);
+    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    expect(fields(form)).toEqual(["TYPED"]);
+    form?.setAttribute("data-track-referral", "ref");
+    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    expect([fields(form, "ref"), form?.querySelectorAll("[data-reftrack]").length]).toEqual([["NRY-01"], 1]);
+  });
+
+  it("empties its field in a form that stopped asking for one, once the visitor declines", async () => {
+    const { tracker } = start();
+    document.body.innerHTML = `<form data-track-referral></form>`;
+    const form = document.querySelector("form");
+    await tracker.flush();
+    form?.removeAttribute("data-track-referral");
+    await tracker.consent(false);
+    expect(fields(form)).toEqual([""]);
+  });
+});

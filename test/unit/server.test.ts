@@ -216,7 +216,7 @@ describe("createServerClient: what is sent", () => {
     await client.track(signUp);
     const body = sent[0]?.body;
     const parsed = parseBatch(body);
-    expect(parsed).toEqual({ batch: body?.batch });
+    expect(parsed).toEqual({ batch: body?.batch, sentAt: Date.parse(body?.sent_at ?? "") });
     expect(voucherifyErrors()(body?.batch[0])).toBeNull();
     expect(body?.batch[0]).not.toHaveProperty("anonymous_id");
   });
