@@ -70,7 +70,8 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
       // Lumen's sign-up: the account is "created", then the server (never the browser) reports the conversion.
       site.post<{ Body: Record<string, string | undefined> }>("/signup", async (request, reply) => {
         const form = request.body ?? {};
-        const email = (form.email ?? "").trim();
+        // One person, one account: the address as Lumen keys its accounts (and the conversion's customer).
+        const email = (form.email ?? "").normalize("NFKC").trim().toLowerCase();
         if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return reply.code(400).type("text/plain").send("Enter a valid email address, then sign up again.");
         const plan = PLANS.find((known) => known === form.plan) ?? "free";
         const name = (form.name ?? "").trim().slice(0, 200);
