@@ -93,7 +93,7 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
         return reply.redirect(`/signup.html?welcome=1&plan=${plan}`, 303);
       });
       // events.html is served below, with the read token in it: never as a plain file.
-      site.register(fastifyStatic, { root: resolve(options.siteDir), extensions: ["html"], allowedPath: (path) => !path.startsWith("/events") });
+      site.register(fastifyStatic, { root: resolve(options.siteDir), extensions: ["html"], allowedPath: (path) => path !== "/events.html" && path !== "/events" });
       site.get("/reftrack.js", (_request, reply) => reply.sendFile("reftrack.js", resolve(options.distDir)));
       site.get("/events.html", async (request, reply) => {
         reply.header("Cache-Control", "no-store");

@@ -28,24 +28,41 @@ export function attributeMetadata(element: Element, prefix: string): Record<stri
   return metadata;
 }
 
-/** Only inputs marked `PREFIX-field` are read; a password (or a file) never, whatever it is marked. */
-export function formFields(form: HTMLFormElement, prefix: string): Record<string, string | boolean> {
+type Log = (message: string) => void;
+
+/** Only inputs marked `PREFIX-field` are read, and of those never one that `secretIn` names. */
+export function formFields(form: HTMLFormElement, prefix: string, log: Log): Record<string, string | boolean> {
   const fields: Record<string, string | boolean> = {};
   for (const control of Array.from(form.elements)) {
     const key = control.getAttribute(`${prefix}-field`)?.trim();
     if (!key) continue;
+    const secret = secretIn(control);
+    if (secret) {
+      log(`field "${key}" skipped: ${secret} is never read`);
+      continue;
+    }
     const value = controlValue(control);
     if (value !== undefined) fields[propertyName(key)] = value;
   }
   return fields;
 }
 
-function controlValue(control: Element): string | boolean | undefined {
+/**
+ * What marks a control as a secret (`type="password"`, `autocomplete="cc-number"`), or "" when it may be read: payment
+ * details, one-time codes and passwords, by the hints browsers and password managers rely on. A "show password"
+ * toggle turns a password into type=text, but its autocomplete token still says what it is.
+ */
+export function secretIn(control: Element): string {
   // Tag names rather than instanceof: the form may come from another frame's realm.
+  const type = control.tagName === "INPUT" ? (control as HTMLInputElement).type : "";
+  const autocomplete = control.getAttribute("autocomplete") ?? "";
+  if (/^(password|file|hidden)$/.test(type)) return `type="${type}"`;
+  return /(^|\s)(cc-|one-time-code(\s|$))|password/i.test(autocomplete) ? `autocomplete="${autocomplete}"` : "";
+}
+
+function controlValue(control: Element): string | boolean | undefined {
   if (control.tagName === "INPUT") {
     const input = control as HTMLInputElement;
-    // A "show password" toggle turns a password field into type=text; its autocomplete hint still says what it is.
-    if (input.type === "password" || input.type === "file" || /password/i.test(input.autocomplete)) return undefined;
     if (input.type === "checkbox") return input.checked;
     if (input.type === "radio") return input.checked ? input.value : undefined;
     return input.value;
@@ -63,12 +80,12 @@ export function clickAction(target: EventTarget | null, prefix: string): Element
   return name ? { name, metadata: attributeMetadata(element, prefix), customer: null } : null;
 }
 
-export function submitAction(target: EventTarget | null, prefix: string): ElementAction | null {
+export function submitAction(target: EventTarget | null, prefix: string, log: Log): ElementAction | null {
   if (!target || (target as Element).tagName !== "FORM") return null;
   const form = target as HTMLFormElement;
   const name = form.getAttribute(prefix);
   if (!name) return null;
-  const metadata: Record<string, string | boolean> = { ...attributeMetadata(form, prefix), ...formFields(form, prefix) };
+  const metadata: Record<string, string | boolean> = { ...attributeMetadata(form, prefix), ...formFields(form, prefix, log) };
   if (!form.hasAttribute(`${prefix}-identify`)) return { name, metadata, customer: null };
   const customer: Record<string, string> = {};
   for (const field of IDENTITY_FIELDS) {
@@ -84,11 +101,11 @@ export function submitAction(target: EventTarget | null, prefix: string): Elemen
  * Listens on the document in the capture phase, so a page handler that stops propagation cannot hide an event,
  * and elements added later need no listener of their own. Nothing thrown here reaches the page.
  */
-export function watchElements(doc: Document, prefix: string, onAction: (action: ElementAction) => void, onError: (error: unknown) => void): () => void {
-  const listen = (type: "click" | "submit", read: (target: EventTarget | null, prefix: string) => ElementAction | null) => {
+export function watchElements(doc: Document, prefix: string, onAction: (action: ElementAction) => void, onError: (error: unknown) => void, log: Log): () => void {
+  const listen = (type: "click" | "submit", read: (target: EventTarget | null, prefix: string, log: Log) => ElementAction | null) => {
     const listener = (event: Event) => {
       try {
-        const action = read(event.target, prefix);
+        const action = read(event.target, prefix, log);
         if (action) onAction(action);
       } catch (error) {
         onError(error);

@@ -2,6 +2,7 @@
 import type { Customer } from "./identity.js";
 import type { Referral } from "./referral.js";
 import type { JsonObject } from "./schema.js";
+import { scrubUrl } from "./page-url.js";
 
 export interface PageContext {
   url: string;
@@ -48,7 +49,8 @@ export function buildEvent(parts: EventParts): WireEvent {
   };
 }
 
-export function pageContext(doc: Document): PageContext {
+/** The page as events describe it; its URLs keep only the query parameters in `keep` (see `scrubUrl`). */
+export function pageContext(doc: Document, keep: readonly string[]): PageContext {
   const location = doc.location;
-  return { url: location.href, path: location.pathname, referrer: doc.referrer, title: doc.title };
+  return { url: scrubUrl(location.href, keep), path: location.pathname, referrer: scrubUrl(doc.referrer, keep), title: doc.title };
 }

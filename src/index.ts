@@ -18,5 +18,6 @@ export {
 export type { Customer } from "./identity.js";
 export type { Referral, Attribution } from "./referral.js";
 export type { WireEvent, PageContext } from "./event.js";
+export type { RejectedEvent } from "./transport.js";
 export { memoryStore, type KeyValueStore } from "./storage.js";
 export { ConsentError, type ConsentState } from "./consent.js";

@@ -16,6 +16,8 @@ export interface TrackerOptions<S extends SchemaDocument | undefined = undefined
   /** The event schema as an object (typed with `defineSchema`), or the URL of its JSON. */
   schema?: S | string | null;
   referralParams?: readonly string[];
+  /** Query parameters page URLs keep besides the referral ones and `utm_*`: every other one is removed before sending. */
+  keepParams?: readonly string[];
   attribution?: Attribution;
   attributionDays?: number;
   cleanUrl?: boolean;
@@ -40,6 +42,7 @@ const fromNumber = (value: string) => (value.trim() === "" ? value : Number(valu
 const fromFlag = (value: string) => ({ "": true, true: true, false: false })[value.trim().toLowerCase()] ?? value;
 
 const flag = (fallback: boolean) => defaulted(coerce(boolean(), string(), fromFlag), fallback);
+const params = (fallback: string[], min: number) => defaulted(coerce(size(array(pattern(string(), REFERRAL_PARAM)), min, 20), string(), fromList), fallback);
 const bounded = (fallback: number, min: number, max: number, whole = false) =>
   defaulted(coerce(size(whole ? integer() : number(), min, max), string(), fromNumber), fallback);
 
@@ -50,10 +53,8 @@ const SettingsStruct = object({
   voucherifyClientToken: optional(size(string(), 1, 500)),
   voucherifyApi: defaulted(pattern(string(), /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/), VOUCHERIFY_API),
   schema: optional(unknown()),
-  referralParams: defaulted(
-    coerce(size(array(pattern(string(), REFERRAL_PARAM)), 1, 20), string(), fromList),
-    ["ref", "referral", "referral_code", "via"],
-  ),
+  referralParams: params(["ref", "referral", "referral_code", "via"], 1),
+  keepParams: params([], 0),
   attribution: defaulted(enums(["first", "last"] as const), "last"),
   attributionDays: bounded(30, 0.001, 3650),
   cleanUrl: flag(false),

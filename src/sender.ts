@@ -3,7 +3,7 @@
 import type { WireEvent } from "./event.js";
 import type { SendLock } from "./lock.js";
 import { compareKeys, type Outbox, type OutboxEntry, type OutboxKey } from "./outbox.js";
-import { batchLength, byteLength, MAX_BODY_BYTES, paceWait, parseRetryAfter, post, RETRY_CAP_MS, retryDelay, type Destination } from "./transport.js";
+import { batchLength, byteLength, MAX_BODY_BYTES, paceWait, parseRetryAfter, post, RETRY_CAP_MS, retryDelay, type Destination, type PostResult, type RejectedEvent } from "./transport.js";
 
 export interface Sender {
   /** Resolves once the events are committed to the outbox; events of the same tick share one transaction. */
@@ -131,6 +131,12 @@ export function createSender(options: SenderOptions): Sender {
     for (const entry of entries) unconfirmed.delete(keyId(entry.key));
   };
 
+  /** A 2xx settles every event it carried: those it refused are final, like a 422's, and are reported in one error. */
+  const delivered = async (batch: OutboxEntry[], { rejected }: PostResult) => {
+    await settle(batch);
+    if (rejected.length > 0) options.onError(rejectedError(rejected, batch.length));
+  };
+
   /** Sends from the outbox until it is empty, a backoff starts, or sending must stop. Runs under the lock. */
   const drain = async () => {
     let size = options.batchSize;
@@ -153,7 +159,8 @@ export function createSender(options: SenderOptions): Sender {
       const result = await request(encode(batch), false);
       sendingNow.clear();
       const delivery = destination.classify(result.status);
-      options.log(`batch of ${batch.length} → ${result.status || "network error"} (${delivery})`);
+      const refused = result.rejected.length;
+      options.log(`batch of ${batch.length} → ${result.status || "network error"} (${refused ? `delivered ${batch.length - refused}, rejected ${refused}` : delivery})`);
       if (delivery === "split" && batch.length > 1) {
         size = Math.ceil(batch.length / 2);
         continue;
@@ -174,7 +181,7 @@ export function createSender(options: SenderOptions): Sender {
         options.onError(new Error(`The endpoint answered HTTP ${result.status}: sending stops until the page reloads; queued events stay in the outbox`));
         return;
       }
-      await settle(batch);
+      await delivered(batch, result);
       if (delivery !== "delivered") {
         const why = delivery === "split" ? "too large for the endpoint (HTTP 413) even alone" : `refused with HTTP ${result.status}`;
         options.onError(new Error(`${batch.length} event(s) ${why}; they were dropped`));
@@ -250,7 +257,7 @@ export function createSender(options: SenderOptions): Sender {
           ids.forEach((id) => leaving.add(id));
           void request(body, true).then((result) => {
             ids.forEach((id) => leaving.delete(id));
-            if (destination.classify(result.status) === "delivered") return settle(batch);
+            if (destination.classify(result.status) === "delivered") return delivered(batch, result);
           });
         } else if (!destination.beacon || !options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
           break; // the browser's budget for a closing page is spent: the rest goes out on the next load
@@ -270,4 +277,10 @@ export function createSender(options: SenderOptions): Sender {
     },
   };
   return sender;
+}
+
+/** One error for one answer, naming each refused event and why; `rejected` carries them for a handler to read. */
+function rejectedError(rejected: RejectedEvent[], sent: number): Error & { rejected: RejectedEvent[] } {
+  const each = rejected.map(({ id, issues }) => `${id}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ")}`);
+  return Object.assign(new Error(`The endpoint rejected ${rejected.length} of ${sent} event(s): ${each.join(" | ")}`), { rejected });
 }

@@ -14,6 +14,8 @@ import { CONSENT_KEY, ConsentError, initialConsent, isConsentChoice, type Consen
 import { expiredReferralCookie, readReferralCookie, referralCookie, type CookieScope } from "./cookie.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
 import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination, type Destination } from "./transport.js";
+import { scrubUrl } from "./page-url.js";
+import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -62,7 +64,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 ): Tracker<S> {
   const onError = options.onError ?? ((error: Error) => console.warn("[reftrack]", error.message, error));
   const settings = resolveSettings({ ...options }, onError);
-  const log = settings.debug ? (message: string, detail?: unknown) => console.info("[reftrack]", message, detail ?? "") : () => {};
+  const log = settings.debug ? (message: string, detail?: unknown) => console.info("[reftrack]", mask(message), mask(detail ?? "")) : () => {};
   // A declined visitor is not a site's bug: heard in debug mode only.
   const reportUnlessDeclined = (error: unknown) => (error instanceof ConsentError ? log(error.message) : report(error));
   const report = (error: unknown) => {
@@ -76,6 +78,8 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     }
   };
 
+  // Query parameters a sent or stored page URL keeps: the referral's, and those the site asked for.
+  const keep = [...settings.referralParams, ...settings.keepParams];
   const win = edges.window ?? window;
   const fetch = edges.fetch ?? win.fetch.bind(win);
   const now = edges.now ?? Date.now;
@@ -137,7 +141,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     if (!found.found) return null;
     log(`captured referral ${found.code} from ?${found.param}=`);
     if (settings.cleanUrl) win.history.replaceState(win.history.state, "", withoutParam(href, found.param));
-    return newReferral(found.code, found.param, href, now(), settings.attributionDays);
+    return newReferral(found.code, found.param, scrubUrl(href, keep), now(), settings.attributionDays);
   };
 
   const adopt = async (captured: Referral | null) => {
@@ -283,7 +287,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
         anonymousId,
         customer: customer ?? anonymousCustomer(anonymousId),
         referral: isLive(referral, timestamp) ? referral : null,
-        page: pageContext(win.document),
+        page: pageContext(win.document, keep),
         version: __REFTRACK_VERSION__,
       });
       // The JSON text is both the size check and a snapshot: changing metadata after track() changes nothing queued.
@@ -326,7 +330,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   win.addEventListener("online", onOnline);
   // What earlier pages left in the outbox goes out as soon as this one is ready.
   void ready.then(() => sender.flush()).catch(report);
-  const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report);
+  const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report, log);
   const stopForms = watchReferralForms(win.document, settings.attrPrefix, referralCode, log, report);
   // The URL is read when the navigation happens: a second navigation right after may already have changed it.
   const stopNavigation = watchNavigation(win, () => {

@@ -1,4 +1,5 @@
 // One request to the collection endpoint, what its answer means for the events it carried, and when to try again.
+import { array, is, nullable, string, type, type Infer } from "superstruct";
 import type { WireEvent } from "./event.js";
 import { CLIENT_RATE, voucherifyBody } from "./voucherify.js";
 
@@ -80,9 +81,15 @@ export function batchLength(sizes: readonly number[], maxCount: number, maxBytes
 
 export const REQUEST_TIMEOUT_MS = 30_000;
 
+const RejectedStruct = type({ id: nullable(string()), issues: array(type({ path: string(), message: string() })) });
+/** An event the collector refused inside a batch it otherwise accepted (CONTRACT section 6). */
+export type RejectedEvent = Infer<typeof RejectedStruct>;
+
 export interface PostResult {
   status: number;
   retryAfter: string | null;
+  /** What a 2xx answer said was refused; empty when the destination gives no such list or its body was unreadable. */
+  rejected: RejectedEvent[];
 }
 
 /** Where events go, and how a request for them is shaped. */
@@ -98,6 +105,8 @@ export interface Destination {
   rate: { requests: number; windowMs: number } | null;
   /** What an answer means for the events it carried. */
   classify: (status: number) => Delivery;
+  /** Whether a 2xx answer lists the events it refused (`{ rejected: [...] }`): the collector's does, Voucherify's not. */
+  listsRejected: boolean;
   /**
    * Whether the destination drops an `id` it already has. One that does not (Voucherify) must never get an event
    * twice, so a leaving page sends it only events no other tab can see and none already in flight.
@@ -110,7 +119,7 @@ export interface Destination {
  * cross-origin endpoint needs no preflight.
  */
 export function collectorDestination(endpoint: string): Destination {
-  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Number.POSITIVE_INFINITY, encode: encodeBatch, beacon: true, rate: null, classify: classifyStatus, dedupes: true };
+  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Number.POSITIVE_INFINITY, encode: encodeBatch, beacon: true, rate: null, classify: classifyStatus, listsRejected: true, dedupes: true };
 }
 
 /** Voucherify's client-side API: one event per request, its application id and client token in headers, paced. */
@@ -124,6 +133,7 @@ export function voucherifyDestination(api: string, appId: string, clientToken: s
     // We stamp when a request starts, Voucherify counts when it arrives: a margin keeps the boundary on our side.
     rate: { requests: CLIENT_RATE.requests, windowMs: CLIENT_RATE.windowMs + 250 },
     classify: classifyVoucherifyStatus,
+    listsRejected: false,
     dedupes: false,
   };
 }
@@ -137,7 +147,10 @@ export function paceWait(starts: readonly number[], rate: Destination["rate"], n
   return (inWindow[inWindow.length - rate.requests] ?? now) + rate.windowMs - now;
 }
 
-/** POSTs one request; resolves to the HTTP status (0 when it failed on the network) and `Retry-After`, never rejects. */
+/**
+ * POSTs one request; resolves to the HTTP status (0 when it failed on the network), `Retry-After` and the events a
+ * 2xx answer refused. Never rejects.
+ */
 export async function post(fetch: typeof globalThis.fetch, destination: Destination, body: string, keepalive: boolean): Promise<PostResult> {
   try {
     const response = await fetch(destination.url, {
@@ -149,8 +162,24 @@ export async function post(fetch: typeof globalThis.fetch, destination: Destinat
       // A request that hangs would hold every later batch: give up and retry with backoff instead.
       signal: typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : null,
     });
-    return { status: response.status, retryAfter: response.headers.get("Retry-After") };
+    const rejected = destination.listsRejected && response.ok ? await rejectedIn(response) : [];
+    return { status: response.status, retryAfter: response.headers.get("Retry-After"), rejected };
   } catch {
-    return { status: 0, retryAfter: null };
+    return { status: 0, retryAfter: null, rejected: [] };
+  }
+}
+
+/**
+ * The `rejected` list of a 2xx answer. The events were delivered whatever the body holds: one that is empty, not
+ * JSON, or cut off (a page unloading) lists nothing. Never rejects, so reading it never turns a delivery into a
+ * network error.
+ */
+async function rejectedIn(response: Response): Promise<RejectedEvent[]> {
+  try {
+    const { rejected } = JSON.parse(await response.text()) as { rejected?: unknown };
+    // Checked, not trusted: the items end up in an error message.
+    return Array.isArray(rejected) ? rejected.filter((item): item is RejectedEvent => is(item, RejectedStruct)) : [];
+  } catch {
+    return [];
   }
 }

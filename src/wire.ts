@@ -2,7 +2,7 @@
 // objects itself (event.ts) and never imports this module, so it costs the bundle nothing.
 import { array, nullable, object, optional, pattern, refine, size, string, type as loose, type Infer, type Struct } from "superstruct";
 import { REFERRAL_CODE } from "./referral.js";
-import { byteLength, MAX_EVENT_BYTES } from "./transport.js";
+import { MAX_EVENT_BYTES } from "./transport.js";
 import { jsonObject, validateOrIssues, type EventChecker, type Issue, type JsonObject, type Sender } from "./schema.js";
 
 /** `2026-02-30T…` and `…T24:00:00Z` parse in JavaScript (they roll over); a real instant reads back the same. */
@@ -142,7 +142,7 @@ function forbiddenKeys(value: unknown, path: string): Issue[] {
 }
 
 function oversized(item: unknown): Issue[] {
-  const bytes = byteLength(JSON.stringify(item) ?? "");
+  const bytes = Buffer.byteLength(JSON.stringify(item) ?? "");
   return bytes > MAX_EVENT_BYTES ? [{ path: "", message: `The event is ${bytes} bytes as JSON, over the limit of ${MAX_EVENT_BYTES} bytes for one event` }] : [];
 }
 

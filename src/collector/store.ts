@@ -102,16 +102,26 @@ export function createEventStore(db: Db, options: { forwarding: boolean }) {
     return fresh.every(Boolean) && earlier.get(event.event, event.customer.source_id) === undefined;
   };
 
+  /** Whether the id is stored already: by this same event (a duplicate) or by another one (taken); null when free. */
+  const heldBy = (event: CheckedEvent, source: Sender): Outcome | null => {
+    const holder = sameId.get(event.id) as { source: Sender; event: string; source_id: string } | undefined;
+    if (!holder) return null;
+    return holder.source === source && holder.event === event.event && holder.source_id === event.customer.source_id ? "duplicate" : "id-taken";
+  };
+
   /**
    * A resent event (same id, sender, name and customer) is a duplicate. An id held by a different event is refused:
    * otherwise a browser that guessed the id of a server's coming conversion could make it a "duplicate".
    */
   const storeOne = (event: CheckedEvent, oncePerCustomer: boolean, receivedAt: string, source: Sender): Outcome => {
-    const holder = sameId.get(event.id) as { source: Sender; event: string; source_id: string } | undefined;
-    if (holder) return holder.source === source && holder.event === event.event && holder.source_id === event.customer.source_id ? "duplicate" : "id-taken";
+    // A once-per-customer event must not claim its customer under an id that is not its own: ask first. Every other
+    // event asks only when the insert finds the id taken, which keeps the common path to one statement.
+    const held = oncePerCustomer ? heldBy(event, source) : null;
+    if (held) return held;
     // Inside the batch's transaction, so two requests for one customer cannot both pass: the claims' keys decide.
     if (oncePerCustomer && !claimOnce(event, receivedAt)) return "duplicate";
     const result = insert.run(event.id, receivedAt, event.event, event.customer.source_id, event.referral?.code ?? null, source, JSON.stringify(event));
+    if (result.changes === 0) return heldBy(event, source) ?? "id-taken";
     if (options.forwarding) queueForward.run(result.lastInsertRowid, receivedAt);
     return "stored";
   };

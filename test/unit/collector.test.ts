@@ -210,6 +210,7 @@ describe("the demo server", () => {
     expect([rebound.statusCode, rebound.body.includes(READ_TOKEN)]).toEqual([403, false]);
     for (const url of ["/events", "/events.html?x=1"]) expect((await demo.inject({ url, headers: { host: "evil.test" } })).body).not.toContain(READ_TOKEN);
     expect((await demo.inject({ url: "/v1/events" })).statusCode).toBe(401);
+    expect((await demo.inject({ url: "/events.schema.json" })).json()).toHaveProperty("events.signed_up");
     await demo.close();
   });
 });

@@ -15,11 +15,15 @@ const item = (n: number, padding = 0) => {
 interface Answer {
   status: number;
   retryAfter?: string;
+  /** The answer's body ("{}" when not given); a function gets the ids the request carried. */
+  body?: string | ((ids: string[]) => string);
 }
 
 function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
   const requests: { at: number; ids: string[]; keepalive: boolean; bytes: number; body: unknown; headers: HeadersInit | undefined }[] = [];
   const errors: string[] = [];
+  const raised: Error[] = [];
+  const logs: string[] = [];
   const dropped: number[] = [];
   const outbox: Outbox = overrides.outbox ?? memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: (count) => dropped.push(count) });
   const fetch = vi.fn(async (_url: RequestInfo | URL, init: RequestInit = {}) => {
@@ -29,7 +33,8 @@ function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
     requests.push({ at: Date.now(), ids, keepalive: init.keepalive === true, bytes: byteLength(body), body: parsed, headers: init.headers });
     const answer = answers.shift() ?? { status: 200 };
     if (answer.status === 0) throw new TypeError("Failed to fetch");
-    return new Response("{}", { status: answer.status, headers: answer.retryAfter ? { "Retry-After": answer.retryAfter } : {} });
+    const answerBody = typeof answer.body === "function" ? answer.body(ids) : (answer.body ?? "{}");
+    return new Response(answerBody, { status: answer.status, headers: answer.retryAfter ? { "Retry-After": answer.retryAfter } : {} });
   });
   let online = true;
   const sender = createSender({
@@ -46,8 +51,11 @@ function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
     random: () => 0.5,
     setTimeout: (callback, ms) => setTimeout(callback, ms),
     clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    onError: (error) => void errors.push(error.message),
-    log: () => undefined,
+    onError: (error) => {
+      errors.push(error.message);
+      raised.push(error);
+    },
+    log: (message) => void logs.push(message),
     ...overrides,
   });
   /** Enqueues and lets the tick pass in which the outbox write happens (a 0 ms timer, fake here). */
@@ -56,7 +64,7 @@ function setup(answers: Answer[] = [], overrides: Partial<SenderOptions> = {}) {
     await vi.advanceTimersByTimeAsync(0);
     await written;
   };
-  return { sender, put, outbox, requests, errors, dropped, setOnline: (value: boolean) => (online = value) };
+  return { sender, put, outbox, requests, errors, raised, logs, dropped, setOnline: (value: boolean) => (online = value) };
 }
 
 beforeEach(() => {
@@ -247,6 +255,70 @@ describe("delivery", () => {
     othersHold = false;
     await vi.advanceTimersByTimeAsync(2000);
     expect(requests).toHaveLength(1);
+  });
+});
+
+describe("a 2xx that lists rejected events (the collector's answer)", () => {
+  const issue = { path: "metadata.network", message: "Expected one of `x`, but received: \"myspace\"" };
+  /** The collector's answer refusing the events at `positions` of the batch. */
+  const refusing = (...positions: number[]) => (ids: string[]) =>
+    JSON.stringify({ accepted: ids.length - positions.length, duplicates: 0, rejected: positions.map((at) => ({ id: ids[at] ?? null, issues: [issue] })) });
+
+  it("one error per answer naming each rejected id and its issues; nothing is sent again; the log counts apart", async () => {
+    const { sender, put, outbox, requests, errors, raised, logs } = setup([{ status: 200, body: refusing(0, 2) }]);
+    await put([item(1), item(2), item(3)]);
+    await sender.flush();
+    expect(errors).toEqual([`The endpoint rejected 2 of 3 event(s): id-1: ${issue.path}: ${issue.message} | id-3: ${issue.path}: ${issue.message}`]);
+    expect(raised[0]).toMatchObject({ rejected: [{ id: "id-1", issues: [issue] }, { id: "id-3", issues: [issue] }] });
+    expect(logs).toContain("batch of 3 → 200 (delivered 1, rejected 2)");
+    expect(await outbox.count()).toBe(0);
+    await sender.flush();
+    expect(requests).toHaveLength(1);
+  });
+
+  it("an answer with an empty rejected list, or items not of its shape, is a plain delivery", async () => {
+    const { sender, put, outbox, errors, logs } = setup([
+      { status: 200, body: JSON.stringify({ accepted: 1, duplicates: 0, rejected: [] }) },
+      { status: 202, body: JSON.stringify({ rejected: [{ id: 7, issues: "bad" }, null, "x"] }) },
+    ]);
+    await put([item(1)]);
+    await sender.flush();
+    await put([item(2)]);
+    await sender.flush();
+    expect(errors).toEqual([]);
+    expect(logs.filter((line) => line.startsWith("batch"))).toEqual(["batch of 1 → 200 (delivered)", "batch of 1 → 202 (delivered)"]);
+    expect(await outbox.count()).toBe(0);
+  });
+
+  it("a body that cannot be read is a plain delivery", async () => {
+    const unreadable = vi.fn(async () => {
+      const response = new Response("{}", { status: 200 });
+      Object.defineProperty(response, "text", { value: () => Promise.reject(new TypeError("body stream already read")) });
+      return response;
+    });
+    const { sender, put, outbox, errors } = setup([], { fetch: unreadable as unknown as typeof globalThis.fetch });
+    await put([item(1)]);
+    await sender.flush();
+    expect(errors).toEqual([]);
+    expect(await outbox.count()).toBe(0);
+    expect(unreadable).toHaveBeenCalledTimes(1);
+  });
+
+  it("a leaving page's keepalive request hears them too, and settles the whole batch", async () => {
+    const { sender, put, outbox, errors } = setup([{ status: 200, body: refusing(1) }]);
+    await put([item(1), item(2)]);
+    sender.flushOnExit(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(errors).toEqual([`The endpoint rejected 1 of 2 event(s): id-2: ${issue.path}: ${issue.message}`]);
+    expect(await outbox.count()).toBe(0);
+  });
+
+  it("Voucherify's answer is not read: its body has another shape", async () => {
+    const voucherify = voucherifyDestination("https://api.voucherify.io/", "app-1", "client-token-1");
+    const { sender, put, errors } = setup([{ status: 200, body: refusing(0) }], { destination: voucherify });
+    await put([{ ...item(1), event: { ...event(1), customer: { source_id: "anon_1" } } as WireEvent }]);
+    await sender.flush();
+    expect(errors).toEqual([]);
   });
 });
 
