@@ -5,6 +5,7 @@ import { compileSchema, type SchemaDocument } from "./schema.js";
 import { errorMessage } from "./storage.js";
 import { createTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
+import { failedTracker } from "./inert.js";
 
 type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
 const METHODS: readonly Method[] = ["track", "identify", "flush", "reset", "referral", "consent"];
@@ -17,22 +18,41 @@ interface StubbedWindow extends Window {
 
 const warn = (error: Error) => console.warn("[reftrack]", error.message, error);
 
-/** Starts reftrack from its script element. Never throws: a page must not break because its tracker could not start. */
+/** Where the copy in charge sends: a second script tag names it in its warning. Shared by every copy of the bundle. */
+const DESTINATION = Symbol.for("reftrack.destination");
+
+/**
+ * Starts reftrack from its script element. Never throws: a page must not break because its tracker could not start.
+ * Even then every method is installed, and rejects with the reason, so the page's calls neither throw nor vanish.
+ */
 export function installGlobal(win: StubbedWindow, script: Element | null): void {
-  try {
-    const existing = win.reftrack as { q?: unknown; version?: unknown } | undefined;
-    if (existing && typeof existing.version === "string") return; // loaded twice: the first copy stays in charge
-    const queue = existing && Array.isArray(existing.q) ? (existing.q as ArrayLike<unknown>[]) : [];
-    if (!script) throw new Error("cannot find its own <script> element");
-    const options = optionsFromAttributes((name) => script.getAttribute(name));
-    const tracker = createTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof createTracker>[0]);
-    const api = globalApi(tracker as unknown as Tracker<SchemaDocument>, options.debug === "true" || options.debug === "");
-    win.reftrack = api;
-    for (const args of queue) api(...(Array.from(args) as [string, ...unknown[]]));
-  } catch (error) {
-    console.error("[reftrack] not started:", errorMessage(error));
+  const existing = win.reftrack as ({ q?: unknown; version?: unknown } & Record<symbol, unknown>) | undefined;
+  const options = script ? optionsFromAttributes((name) => script.getAttribute(name)) : {};
+  const debug = options.debug === "true" || options.debug === "";
+  if (existing && typeof existing.version === "string") {
+    const first = String(existing[DESTINATION] ?? "none");
+    console.warn(`[reftrack] a second reftrack.js (${destinationOf(options)}) was ignored; the first (${first}) stays in charge. Remove one of the script tags.`);
+    return;
   }
+  const queue = existing && Array.isArray(existing.q) ? (existing.q as ArrayLike<unknown>[]) : [];
+  let tracker: Tracker<SchemaDocument>;
+  let failure: Error | null = null;
+  try {
+    if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag, not from another script");
+    tracker = createTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof createTracker>[0]) as unknown as Tracker<SchemaDocument>;
+  } catch (error) {
+    failure = new Error(`reftrack did not start: ${errorMessage(error)}`);
+    console.error(`[reftrack] ${failure.message}`);
+    tracker = failedTracker(failure) as unknown as Tracker<SchemaDocument>;
+  }
+  const api = globalApi(tracker, debug, failure);
+  Object.defineProperty(api, DESTINATION, { value: destinationOf(options) });
+  win.reftrack = api;
+  for (const args of queue) api(...(Array.from(args) as [string, ...unknown[]]));
 }
+
+const destinationOf = (options: Record<string, unknown>) =>
+  typeof options.endpoint === "string" ? `data-endpoint="${options.endpoint}"` : typeof options.voucherifyAppId === "string" ? `data-voucherify-app-id="${options.voucherifyAppId}"` : "no data-endpoint";
 
 /** `#id` names an inline `<script type="application/json">`; anything else is a URL the tracker fetches. */
 function schemaOption(value: unknown, doc: Document): unknown {
@@ -47,7 +67,8 @@ function schemaOption(value: unknown, doc: Document): unknown {
   }
 }
 
-function globalApi(tracker: Tracker<SchemaDocument>, debug: boolean): GlobalReftrack {
+/** `failure`: why the tracker did not start, said once already; its rejections are not repeated per call. */
+function globalApi(tracker: Tracker<SchemaDocument>, debug: boolean, failure: Error | null): GlobalReftrack {
   const call = (command: unknown, args: unknown[]): unknown => {
     if (typeof command !== "string" || !(METHODS as readonly string[]).includes(command)) {
       warn(new Error(`Unknown command ${JSON.stringify(command)} (known: ${METHODS.join(", ")})`));
@@ -57,7 +78,7 @@ function globalApi(tracker: Tracker<SchemaDocument>, debug: boolean): GlobalReft
     const result = method(...args);
     // Queued and one-line calls rarely handle rejections: report them here so none goes unhandled. A visitor who
     // declined is not a site's bug: that one is heard in debug mode only.
-    if (result instanceof Promise) result.catch((error: Error) => (error instanceof ConsentError && !debug ? undefined : warn(error)));
+    if (result instanceof Promise) result.catch((error: Error) => ((error instanceof ConsentError && !debug) || error === failure ? undefined : warn(error)));
     return result;
   };
   const api = ((command: unknown, ...args: unknown[]) => call(command, args)) as GlobalReftrack;

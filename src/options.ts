@@ -71,33 +71,76 @@ const SettingsStruct = object({
 
 export type Settings = Infer<typeof SettingsStruct>;
 
+/** What each setting takes, in words a site owner can act on. */
+const EXPECTED: Record<string, string> = {
+  endpoint: "the URL that receives batches",
+  voucherifyAppId: "Voucherify's client application id",
+  voucherifyClientToken: "Voucherify's client secret key",
+  voucherifyApi: "an https:// address such as https://api.voucherify.io",
+  referralParams: "a comma list of query parameter names (letters, digits, . _ -)",
+  keepParams: "a comma list of query parameter names (letters, digits, . _ -)",
+  attribution: '"first" or "last"',
+  attributionDays: "a number of days from 0.001 to 3650",
+  attrPrefix: 'an attribute name such as "data-track"',
+  batchSize: "a whole number from 1 to 500",
+  flushMs: "a whole number of milliseconds from 0 to 600000",
+  consent: '"required" or "not-required"',
+  cookieDomain: 'a parent domain such as ".example.com"',
+  onError: "a function",
+};
+
+/** The loader marks options it read from the script tag: messages then name the attributes a site owner wrote. */
+export const FROM_ATTRIBUTES = Symbol.for("reftrack.fromAttributes");
+
+const attributeOf = (option: string) => `data-${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+
 /**
  * Applies defaults and converts strings. A bad optional setting falls back to its default and is reported, so one
  * typo in a script tag does not stop tracking; a missing or bad endpoint throws, since nothing could be delivered.
  */
-export function resolveSettings(input: Record<string, unknown>, report: (error: Error) => void): Settings {
+export function resolveSettings(input: Record<string | symbol, unknown>, report: (error: Error) => void): Settings {
+  const nameOf = (option: string) => (input[FROM_ATTRIBUTES] ? attributeOf(option) : option);
   const checked = validateOrIssues(input, SettingsStruct, { coerce: true });
   let settings = checked.ok ? checked.value : undefined;
   if (!checked.ok) {
-    const issues = checked.issues;
-    const rest = { ...input };
-    for (const issue of issues) {
-      const key = issue.path.split(".")[0] ?? "";
-      if (DESTINATION_KEYS.includes(key) || key === "") throw new ValidationError("Invalid reftrack settings", issues);
+    const rest: Record<string, unknown> = { ...input };
+    const issues = [...new Set(checked.issues.map((issue) => issue.path.split(".")[0] ?? ""))].map((key) => {
       delete rest[key];
       // A consent setting that cannot be read must not switch tracking on: it falls back to the careful value.
       if (key === "consent") rest.consent = "required";
-    }
-    report(new ValidationError("Invalid reftrack settings (defaults used instead)", issues));
+      return { path: nameOf(key), message: settingMessage(key, input[key]) };
+    });
+    const fatal = issues.some(({ path }) => DESTINATION_KEYS.map(nameOf).includes(path) || path === "");
+    if (fatal) throw new ValidationError("reftrack settings", issues);
+    report(new ValidationError("reftrack settings", issues));
     settings = create(rest, SettingsStruct);
   }
   if (!settings?.endpoint && !(settings?.voucherifyAppId && settings.voucherifyClientToken)) {
-    throw new ValidationError("Invalid reftrack settings", [
-      { path: "endpoint", message: "is required, unless both voucherifyAppId and voucherifyClientToken are set (data-voucherify-app-id, data-voucherify-client-token)" },
+    throw new ValidationError("reftrack settings", [
+      { path: nameOf("endpoint"), message: `is required: give the URL that receives batches, or both ${nameOf("voucherifyAppId")} and ${nameOf("voucherifyClientToken")} to send straight to Voucherify` },
     ]);
   }
   return settings;
 }
+
+/** `must be a whole number from 1 to 500, got "lots"; using 20`: what it takes, what it got, what happens instead. */
+function settingMessage(key: string, value: unknown): string {
+  const fallback = (SettingsStruct.schema as Record<string, { create?: unknown }>)[key];
+  const used = key === "consent" ? '"required"' : DESTINATION_KEYS.includes(key) ? null : defaultOf(fallback);
+  const expected = EXPECTED[key] ?? (key in SettingsStruct.schema ? '"true" or "false"' : "nothing: it is not a setting of reftrack");
+  return `must be ${expected}, got ${describeValue(value)}${used === null ? "" : `; using ${used}`}`;
+}
+
+function defaultOf(struct: unknown): string {
+  try {
+    const value = create(undefined, struct as Parameters<typeof create>[1]);
+    return value === undefined ? "none" : JSON.stringify(value);
+  } catch {
+    return "none";
+  }
+}
+
+const describeValue = (value: unknown) => (typeof value === "string" ? JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value) : typeof value === "function" ? "a function" : JSON.stringify(value) ?? String(value));
 
 // Without a valid destination nothing could be delivered: these fail loudly instead of falling back.
 const DESTINATION_KEYS = ["endpoint", "voucherifyAppId", "voucherifyClientToken", "voucherifyApi"];
@@ -107,9 +150,9 @@ const DESTINATION_KEYS = ["endpoint", "voucherifyAppId", "voucherifyClientToken"
  * (`attributionDays` → `data-attribution-days`). Only attributes that are present are given.
  */
 export function optionsFromAttributes(read: (attribute: string) => string | null): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
+  const options: Record<string | symbol, unknown> = { [FROM_ATTRIBUTES]: true };
   for (const option of Object.keys(SettingsStruct.schema)) {
-    const value = option === "onError" ? null : read(`data-${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`);
+    const value = option === "onError" ? null : read(attributeOf(option));
     if (value !== null) options[option] = value;
   }
   return options;

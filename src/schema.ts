@@ -241,6 +241,8 @@ export interface EventChecker {
 
 interface CompiledEvent {
   metadata: Struct<unknown, unknown>;
+  /** Each property's declared type, for messages: a missing datetime is "required (datetime)", not "(string)". */
+  types: Record<string, PropertyType>;
   customerRequired: boolean;
   serverOnly: boolean;
   oncePerCustomer: boolean;
@@ -272,7 +274,7 @@ export function compileSchema(document: unknown): EventChecker {
       const issues: Issue[] = event.customerRequired && !input.identified
         ? [{ path: "customer", message: `"${name}" requires a customer: call identify() first` }]
         : [];
-      const metadata = validateOrIssues(input.metadata ?? {}, event.metadata, { coerce: options.convert === true, prefix: "metadata", event: name });
+      const metadata = validateOrIssues(input.metadata ?? {}, event.metadata, { coerce: options.convert === true, prefix: "metadata", event: name, types: event.types });
       if (!metadata.ok) issues.push(...metadata.issues);
       return issues.length > 0 || !metadata.ok ? { ok: false, issues } : { ok: true, metadata: metadata.value as JsonObject };
     },
@@ -305,7 +307,8 @@ function compileEvent(definition: EventDefinition): CompiledEvent {
         return true;
       }))
     : widen(object(shape));
-  return { metadata, customerRequired: definition.customer === "required", serverOnly: definition.source === "server", oncePerCustomer: definition.once_per_customer === true };
+  const types = Object.fromEntries(Object.entries(definition.properties ?? {}).map(([property, { type }]) => [property, type]));
+  return { metadata, types, customerRequired: definition.customer === "required", serverOnly: definition.source === "server", oncePerCustomer: definition.once_per_customer === true };
 }
 
 /** A browser cannot be trusted to claim a conversion: it says so, and where the event belongs instead. */
@@ -343,30 +346,34 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; issues: Issue[] }
  * object whose `toString` is not a function: the fuzz tests found it) makes it throw; that is an issue here too,
  * so untrusted input only ever yields issues.
  */
-export function validateOrIssues<T, S>(value: unknown, struct: Struct<T, S>, options: { coerce?: boolean; prefix?: string; event?: string } = {}): Checked<T> {
+export function validateOrIssues<T, S>(
+  value: unknown,
+  struct: Struct<T, S>,
+  options: { coerce?: boolean; prefix?: string; event?: string; types?: Record<string, PropertyType> } = {},
+): Checked<T> {
   try {
     const [error, result] = validate(value, struct, { coerce: options.coerce === true });
-    return error ? { ok: false, issues: issuesOf(error, options.prefix, options.event) } : { ok: true, value: result };
+    return error ? { ok: false, issues: issuesOf(error, options.prefix, options.event, options.types) } : { ok: true, value: result };
   } catch {
     return { ok: false, issues: [{ path: options.prefix ?? "", message: "cannot be read: it holds a value that cannot be described (an object whose toString is not a function?)" }] };
   }
 }
 
 /** Every failure of a superstruct check as an issue, with messages a site owner can act on. */
-export function issuesOf(error: StructError, prefix = "", event?: string): Issue[] {
+export function issuesOf(error: StructError, prefix = "", event?: string, types: Record<string, PropertyType> = {}): Issue[] {
   return error.failures().map((failure) => ({
     path: [prefix, ...failure.path].filter((part) => part !== "").join("."),
-    message: messageOf(failure, event),
+    message: messageOf(failure, event, types),
   }));
 }
 
-function messageOf(failure: Failure, event?: string): string {
+function messageOf(failure: Failure, event: string | undefined, types: Record<string, PropertyType>): string {
   if (failure.type === "never") {
     return event
       ? `is not a property of "${event}" (the schema names every allowed property unless the event sets "additional_properties": true)`
       : "is not an allowed property";
   }
-  if (failure.value === undefined && failure.path.length > 0) return `is required (${failure.type})`;
+  if (failure.value === undefined && failure.path.length > 0) return `is required (${(failure.path.length === 1 ? types[String(failure.path[0])] : undefined) ?? failure.type})`;
   return failure.message;
 }
 
@@ -423,7 +430,17 @@ export type MetadataArgs<S, N extends string> = S extends { readonly events: inf
       : never
   : [metadata?: JsonObject];
 
-/** Keeps a schema literal's exact types, so that `createTracker({ schema })` narrows `track`. */
-export function defineSchema<const S extends SchemaDocument>(schema: S): S {
+/** `T` with every key that `Shape` does not name turned into `never`: a typo such as `requird` fails to compile. */
+type Exactly<T, Shape> = T & { [K in Exclude<keyof T, keyof Shape>]: never };
+type StrictProperties<P> = { [K in keyof P]: Exactly<P[K], PropertyDefinition> };
+type StrictEvent<E> = Exactly<E, EventDefinition> & (E extends { readonly properties: infer P } ? { readonly properties: StrictProperties<P> } : {});
+/** A schema literal whose events and properties carry only the keys of CONTRACT section 4. */
+export type StrictSchema<S> = S extends { readonly events: infer Events } ? { readonly events: { [N in keyof Events]: StrictEvent<Events[N]> } } : S;
+
+/**
+ * Keeps a schema literal's exact types, so that `createTracker({ schema })` narrows `track`; a key the schema format
+ * does not know (`requird`, `propertes`) is a compile error, as compileSchema refuses it at run time.
+ */
+export function defineSchema<const S extends SchemaDocument>(schema: S & StrictSchema<S>): S {
   return schema;
 }

@@ -17,6 +17,7 @@ import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestinatio
 import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
+import { serverSideTracker } from "./inert.js";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
   /** Checks the event against the schema and queues it; rejects with a ValidationError listing every problem. */
@@ -62,6 +63,8 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   options: TrackerOptions<S>,
   edges: Partial<TrackerEdges> = {},
 ): Tracker<S> {
+  // Server-side rendering imports and calls this too: there, a tracker that does nothing, never a ReferenceError.
+  if (!edges.window && typeof window === "undefined") return serverSideTracker<Tracker<S>>();
   const onError = options.onError ?? ((error: Error) => console.warn("[reftrack]", error.message, error));
   const settings = resolveSettings({ ...options }, onError);
   const log = settings.debug ? (message: string, detail?: unknown) => console.info("[reftrack]", mask(message), mask(detail ?? "")) : () => {};
@@ -162,15 +165,21 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const cookieReferral = () => (settings.referralCookie ? readReferralCookie(win.document.cookie, now(), settings.attributionDays) : null);
 
   /**
-   * The code a form hands to the site's server, known at once: before stored state is read, the cookie (read
-   * synchronously) and the landing URL say what it will be. Only where storage is allowed, like the cookie itself.
+   * The referral as the page sees it now, for `referral()` and the form field: the adopted one once stored state is
+   * read and every capture applied; meanwhile what it will be (the cookie, read synchronously, and the captures since),
+   * so a code from the URL or a `pushState` shows as soon as it is there.
    */
-  let stateLoaded = false;
-  const referralCode = (): string => {
-    if (consent !== "granted") return "";
-    const current = stateLoaded ? referral : chooseReferral(cookieReferral(), landing, settings.attribution, now());
-    return isLive(current, now()) ? current.code : "";
+  let view: Referral | null = null;
+  let adopting = 0;
+  const settle = () => {
+    if (--adopting === 0) view = referral;
   };
+  const anticipate = (captured: Referral | null) => {
+    adopting++;
+    view = chooseReferral(view, captured, settings.attribution, now());
+  };
+  /** The code a form hands to the site's server: only where storage is allowed, like the cookie itself. */
+  const referralCode = (): string => (consent === "granted" && isLive(view, now()) ? view.code : "");
 
   const loadState = async () => {
     if (consent === "denied") {
@@ -200,6 +209,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     forgetDevice(win, sendStateKey, outboxDb, cookieScope);
     customer = null;
     referral = null;
+    view = null;
     anonymousId = newId();
     fillReferralFields(win.document, settings.attrPrefix, "", log);
     log("consent declined: stored state and queued events deleted");
@@ -252,15 +262,15 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 
   // The landing URL is read now, before anything (our own URL cleaning included) can change it.
   const landing = consent === "denied" ? null : capture();
+  if (consent !== "denied") view = cookieReferral();
+  anticipate(landing);
   const ready = Promise.all([loadChecker(options.schema, fetch, report), loadState()])
     .then(([loaded]) => {
       checker = loaded;
       return adopt(landing);
     })
-    .then(() => {
-      stateLoaded = true;
-      fillReferralFields(win.document, settings.attrPrefix, referralCode(), log);
-    })
+    .finally(settle)
+    .then(() => fillReferralFields(win.document, settings.attrPrefix, referralCode(), log))
     .catch(report);
 
   // Commands run one after another, in the order they were called, once stored state and the schema are in.
@@ -316,6 +326,10 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 
   // A form that names its customer: if that customer is invalid, the event is not sent as somebody else's.
   const onElement = (action: ElementAction) => {
+    if (action.customer && !action.customer.source_id) {
+      const field = `${settings.attrPrefix}-field`;
+      return report(new ValidationError(`Form "${action.name}"`, [{ path: "customer.source_id", message: `is empty: a form with ${settings.attrPrefix}-identify names its customer through fields marked ${field}="email" (or ${field}="source_id"); mark the email input, and fill it` }]));
+    }
     const identified = action.customer ? identify(action.customer) : Promise.resolve();
     identified.then(() => enqueue(action.name, action.metadata, true)).catch(reportUnlessDeclined);
   };
@@ -336,7 +350,11 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const stopNavigation = watchNavigation(win, () => {
     if (consent === "denied") return;
     const captured = capture();
-    inOrder(() => adopt(captured)).catch(report);
+    anticipate(captured);
+    fillReferralFields(win.document, settings.attrPrefix, referralCode(), log);
+    inOrder(() => adopt(captured))
+      .finally(settle)
+      .catch(report);
   });
 
   return {
@@ -352,7 +370,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
         if (consent !== "denied") await store.api.set(STATE_KEYS.anonymousId, anonymousId);
         log("reset: new anonymous id");
       }),
-    referral: () => (isLive(referral, now()) ? { ...referral } : null),
+    referral: () => (isLive(view, now()) ? { ...view } : null),
     consent: setConsent as (granted: boolean) => Promise<void>,
     destroy() {
       stopElements();

@@ -1,7 +1,7 @@
 // `npx reftrack-collector`: the collection endpoint as a process. Defaults serve the demo with no flags.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { compileSchema, schemaless } from "../schema.js";
+import { compileSchema, schemaless, type EventChecker } from "../schema.js";
 import { VOUCHERIFY_API } from "../voucherify.js";
 import { parseSecrets } from "./auth.js";
 import { parseTrustProxy } from "./clients.js";
@@ -81,12 +81,48 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
     host: values.host,
     db: values.db,
     schema: values.schema,
-    allowOrigins: values["allow-origin"] ?? ["http://localhost:*", "http://127.0.0.1:*"],
+    allowOrigins: (values["allow-origin"] ?? ["http://localhost:*", "http://127.0.0.1:*"]).map(checkOrigin),
     rateLimit,
     trustProxy: parseTrustProxy(values["trust-proxy"]),
     retainDays,
   };
 }
+
+/**
+ * An origin is what a browser sends in `Origin`: scheme, host and port, nothing else. `https://www.example.com/`
+ * (a slash) or `www.example.com` (no scheme) would match no browser at all, so they stop the start instead.
+ */
+export function checkOrigin(value: string): string {
+  if (/^https?:\/\/([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:(\d{1,5}|\*))?$/.test(value)) return value;
+  const hint = /^https?:\/\/[^/]+\/$/.test(value) ? value.slice(0, -1) : /^[\w.-]+(:\d+)?$/.test(value) ? `https://${value}` : "https://www.example.com";
+  throw new Error(`--allow-origin takes an origin as browsers send it: scheme and host, an optional port, no path or trailing slash; "${value}" is not one (did you mean ${hint}?)`);
+}
+
+/** The schema file, or an error naming the file and, for broken JSON, the line and column. */
+export function loadSchema(path: string): EventChecker {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`--schema ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = Number(/position (\d+)/.exec(message)?.[1] ?? Number.NaN);
+    const where = Number.isNaN(position) ? "" : ` at line ${lineOf(text, position)}, column ${position - text.lastIndexOf("\n", position - 1)}`;
+    throw new Error(`--schema ${path} is not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, "")}`);
+  }
+  try {
+    return compileSchema(document);
+  } catch (error) {
+    throw new Error(`--schema ${path}: ${(error as Error).message}`);
+  }
+}
+
+const lineOf = (text: string, position: number) => text.slice(0, position).split("\n").length;
 
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const flags = parseFlags(args);
@@ -95,7 +131,7 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
   process.umask(0o077);
   const serverKeys = parseSecrets("REFTRACK_SERVER_KEYS", env.REFTRACK_SERVER_KEYS);
   const readTokens = parseSecrets("REFTRACK_READ_TOKEN", env.REFTRACK_READ_TOKEN);
-  const checker = flags.schema ? compileSchema(JSON.parse(readFileSync(flags.schema, "utf8"))) : schemaless;
+  const checker = flags.schema ? loadSchema(flags.schema) : schemaless;
   const db = openDb(flags.db);
   const forwarding = Boolean(env.VOUCHERIFY_APP_ID && env.VOUCHERIFY_SECRET_KEY);
   const store = createEventStore(db, { forwarding });

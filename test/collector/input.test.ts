@@ -187,3 +187,21 @@ describe("forwarding keeps the key safe", () => {
     await expect(start([], voucherify("https://user:pw@api.voucherify.io"))).rejects.toThrow(/must not carry a user name or password/);
   });
 });
+
+describe("errors that say what to do, at start", () => {
+  it("refuses an --allow-origin no browser would send, suggesting the origin meant", async () => {
+    await expect(start(["--allow-origin", "https://www.example.com/"])).rejects.toThrow(/--allow-origin takes an origin .* "https:\/\/www\.example\.com\/" is not one \(did you mean https:\/\/www\.example\.com\?\)/);
+    await expect(start(["--allow-origin", "www.example.com"])).rejects.toThrow(/did you mean https:\/\/www\.example\.com\?/);
+    const { url } = await start(["--allow-origin", "https://www.example.com", "--allow-origin", "http://localhost:*"]);
+    expect((await postBatch(url, [wireEvent()], { Origin: "https://www.example.com" })).status).toBe(200);
+  });
+
+  it("names the schema file, and the line and column of broken JSON", async () => {
+    const path = join(dir(), "broken.schema.json");
+    writeFileSync(path, '{\n  "events": {\n    "a": { "properties": {, }\n  }\n}\n');
+    await expect(start(["--schema", path])).rejects.toThrow(new RegExp(`--schema ${path} is not valid JSON at line 3, column 27`));
+    writeFileSync(path, JSON.stringify({ events: { a: { requird: true } } }));
+    await expect(start(["--schema", path])).rejects.toThrow(new RegExp(`--schema ${path}: Invalid event schema: events\\.a\\.requird`));
+    await expect(start(["--schema", join(dir(), "missing.json")])).rejects.toThrow(/missing\.json cannot be read \(ENOENT\)/);
+  });
+});

@@ -39,6 +39,15 @@ export async function typedUse() {
   return id;
 }
 
+export function typos() {
+  // @ts-expect-error a misspelt key of a property ("requird")
+  defineSchema({ events: { a: { properties: { p: { type: "string", requird: true } } } } });
+  // @ts-expect-error a misspelt key of an event ("propertes")
+  defineSchema({ events: { a: { propertes: {} } } });
+  // Every key the format knows still compiles.
+  defineSchema({ events: { a: { description: "d", customer: "required", source: "server", once_per_customer: true, additional_properties: true, properties: { p: { type: "number", required: true, enum: [1, 2], description: "p" } } } } });
+}
+
 export function badFlags() {
   // @ts-expect-error "source" is "browser" or "server"
   defineSchema({ events: { a: { source: "site" } } });

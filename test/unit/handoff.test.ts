@@ -1,7 +1,7 @@
 // The browser's half of a server-confirmed conversion: the code reaches the site's server (cookie, hidden form
 // field), and the browser itself can never claim a server event.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { defineSchema, ValidationError } from "../../src/schema.js";
+import { compileSchema, defineSchema, ValidationError } from "../../src/schema.js";
 import { memoryStore } from "../../src/storage.js";
 import { clearCookies, setUrl, trackersPerTest } from "./harness.js";
 
@@ -171,5 +171,34 @@ describe("<form data-track-referral> edge cases", () => {
     form?.removeAttribute("data-track-referral");
     await tracker.consent(false);
     expect(fields(form)).toEqual([""]);
+  });
+});
+
+describe("messages that say what to do", () => {
+  it("a missing required property names its declared type", () => {
+    const checker = compileSchema({ events: { signed_up: { properties: { sign_up_date: { type: "datetime", required: true }, plan: { type: "string", enum: ["a"], required: true } } } } });
+    const result = checker.check({ event: "signed_up", metadata: {}, identified: true });
+    expect(result.ok ? [] : result.issues).toEqual([
+      { path: "metadata.sign_up_date", message: "is required (datetime)" },
+      { path: "metadata.plan", message: "is required (string)" },
+    ]);
+  });
+
+  it("a data-track-identify form without marked fields says to mark them", async () => {
+    const { tracker, errors, sent } = start();
+    document.body.innerHTML = `<form data-track="joined" data-track-identify><input name="email" value="a@b.io"></form>`;
+    const form = document.querySelector("form");
+    form?.addEventListener("submit", (event) => event.preventDefault());
+    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await tracker.flush();
+    expect(sent).toEqual([]);
+    expect(errors.map((error) => error.message).join()).toContain('mark the email input');
+    expect(errors.map((error) => error.message).join()).toContain('data-track-field="email"');
+  });
+
+  it("a bad option of createTracker names the option, what it takes, what it got and what is used", () => {
+    const { errors } = start({ batchSize: 0, flushMs: -1 });
+    expect(errors[0]?.message).toContain("batchSize: must be a whole number from 1 to 500, got 0; using 20");
+    expect(errors[0]?.message).toContain("flushMs: must be a whole number of milliseconds from 0 to 600000, got -1; using 2000");
   });
 });

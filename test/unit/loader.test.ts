@@ -102,18 +102,45 @@ describe("installGlobal", () => {
     expect(warn).toHaveBeenCalledWith("[reftrack]", expect.stringContaining('Unknown command "trak"'), expect.any(Error));
   });
 
-  it("never throws into the page: no endpoint, no script element", () => {
+  it("without data-endpoint still installs every method, each rejecting with why, once said; nothing throws", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const queued = installStub();
+    queued("track", "queued_before_load");
     expect(() => installGlobal(win, scriptTag({}))).not.toThrow();
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/reftrack did not start: .*endpoint: is required/);
+    for (const method of ["track", "identify", "flush", "reset", "consent"] as const) {
+      const outcome = await (api()[method] as (...args: unknown[]) => Promise<unknown>)("x").then(
+        () => "resolved",
+        (reason: Error) => reason.message,
+      );
+      expect([method, outcome]).toEqual([method, expect.stringContaining("reftrack did not start")]);
+    }
+    expect(api().referral()).toBeNull();
+    // The reason was said once; the page's calls do not repeat it.
+    expect(warn).not.toHaveBeenCalled();
     expect(() => installGlobal(win, null)).not.toThrow();
-    expect(error).toHaveBeenCalledTimes(2);
-    expect(String(error.mock.calls[0]?.[1])).toContain("endpoint");
   });
 
-  it("keeps the first copy in charge when the script is loaded twice", () => {
+  it("keeps the first copy in charge when the script is loaded twice, and says so, naming both endpoints", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     installGlobal(win, scriptTag({ "data-endpoint": "/v1/batch" }));
     const first = api();
     installGlobal(win, scriptTag({ "data-endpoint": "/other" }));
     expect(api()).toBe(first);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/second reftrack\.js \(data-endpoint="\/other"\) was ignored; the first \(data-endpoint="\/v1\/batch"\) stays in charge/));
+  });
+});
+
+describe("settings messages", () => {
+  it("name the attribute, what it takes, what it got and the default used", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    installGlobal(win, scriptTag({ "data-endpoint": "/v1/batch", "data-batch-size": "lots", "data-attribution": "middle", "data-clean-url": "yes" }));
+    const message = String(warn.mock.calls[0]?.[1]);
+    expect(message).toContain('data-batch-size: must be a whole number from 1 to 500, got "lots"; using 20');
+    expect(message).toContain('data-attribution: must be "first" or "last", got "middle"; using "last"');
+    expect(message).toContain('data-clean-url: must be "true" or "false", got "yes"; using false');
+    expect(typeof api().version).toBe("string");
   });
 });

@@ -67,7 +67,7 @@ describe("page URLs keep origin, path, referral and utm_* parameters only", () =
     const reported: Error[] = [];
     const settings = resolveSettings({ endpoint: "https://collect.example/v1/batch", keepParams: "a b<" }, (error) => void reported.push(error));
     expect(settings.keepParams).toEqual([]);
-    expect(reported[0]?.message).toMatch(/defaults used/);
+    expect(reported[0]?.message).toMatch(/keepParams: must be a comma list of query parameter names .*; using \[\]/);
   });
 });
 

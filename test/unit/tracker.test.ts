@@ -223,6 +223,25 @@ describe("referral capture and attribution", () => {
     expect(window.location.href).toBe("https://site.example/p?utm_source=mail#x");
   });
 
+  it("referral() shows a code from the URL, or from pushState/replaceState, as soon as the call returns", async () => {
+    const { tracker } = start();
+    expect(tracker.referral()?.code).toBe("NRY-01");
+    window.history.pushState({}, "", "/invite?ref=SPA-9");
+    expect(tracker.referral()?.code).toBe("SPA-9");
+    window.history.replaceState({}, "", "/invite?via=SPA-10");
+    expect(tracker.referral()?.code).toBe("SPA-10");
+    await tracker.flush();
+    expect(tracker.referral()?.code).toBe("SPA-10");
+  });
+
+  it("referral() under first-touch keeps the first code through an SPA navigation, before and after state is read", async () => {
+    const { tracker } = start({ attribution: "first" });
+    window.history.pushState({}, "", "/invite?ref=LATER");
+    expect(tracker.referral()?.code).toBe("NRY-01");
+    await tracker.flush();
+    expect(tracker.referral()?.code).toBe("NRY-01");
+  });
+
   it("captures a code that arrives through a single-page-app navigation, even one replaced at once", async () => {
     setUrl("https://site.example/");
     const { tracker, events } = start();
