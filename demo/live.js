@@ -7,6 +7,7 @@
   const ENDPOINT = "/v1/events?limit=100";
   const EMPTY_TEXT = "No events yet — open the landing page with ?ref=NRY-01 and click around.";
   const COLUMNS = 7;
+  const LABELS = ["Time", "Event", "Source", "Referral", "Customer", "Metadata", "Voucherify"];
   // The demo server puts its read token here, for this page only: reading the collector takes it.
   const TOKEN = document.querySelector('meta[name="reftrack-read-token"]')?.getAttribute("content") ?? "";
 
@@ -35,14 +36,63 @@
     return td;
   }
 
-  function timeCell(iso) {
-    const td = el("td", "nowrap");
-    const date = new Date(asText(iso));
-    if (Number.isNaN(date.getTime())) return cell("", "nowrap");
-    const time = el("time", "", date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+  const CLOCK = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+  // An event is "late" when it reached the collector this long after (or before) its own time: it waited in the
+  // visitor's outbox through an outage, or the sender's clock is off.
+  const LATE_MS = 5000;
+
+  const parseTime = (value) => {
+    const date = new Date(asText(value));
+    return Number.isNaN(date.getTime()) ? null : date;
+  };
+
+  // Today's times as 10:42:07; older ones with their date, so a day-old event does not pass for a fresh one.
+  function clock(date) {
+    if (date.toDateString() === new Date().toDateString()) return date.toLocaleTimeString([], CLOCK);
+    return date.toLocaleString([], { month: "short", day: "numeric", ...CLOCK });
+  }
+
+  function timeElement(date) {
+    const time = el("time", "", clock(date));
     time.dateTime = date.toISOString();
-    time.title = date.toISOString();
+    return time;
+  }
+
+  function duration(ms) {
+    const seconds = Math.round(Math.abs(ms) / 1000);
+    if (seconds < 120) return `${seconds} s`;
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 120) return `${minutes} min`;
+    const hours = Math.round(minutes / 60);
+    return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
+  }
+
+  // When the event happened (its own `timestamp`, by the sender's clock), and when the collector received it if that
+  // was more than a few seconds apart: after an outage, the arrival time alone would hide when the visitor acted.
+  function timeCell(stored, wire) {
+    const happened = parseTime(wire.timestamp);
+    const received = parseTime(stored.received_at);
+    if (!happened && !received) return cell("", "nowrap");
+    const td = el("td", "nowrap time-cell");
+    if (!happened) {
+      const time = timeElement(received);
+      time.title = `Received ${received.toISOString()}; the event carries no time of its own`;
+      td.append(time);
+      return td;
+    }
+    const time = timeElement(happened);
+    time.title = `Happened ${happened.toISOString()} (the sender's clock)`;
     td.append(time);
+    if (received && Math.abs(received.getTime() - happened.getTime()) > LATE_MS) {
+      const gap = received.getTime() - happened.getTime();
+      const arrived = el("span", "arrived", "arrived ");
+      arrived.append(timeElement(received));
+      arrived.title =
+        gap > 0
+          ? `Received by the collector ${received.toISOString()}, ${duration(gap)} after it happened: it waited in the visitor's outbox (an outage, or a closed tab), or the sender's clock is behind`
+          : `Received by the collector ${received.toISOString()}, ${duration(gap)} before the time it carries: the sender's clock is ahead`;
+      td.append(arrived);
+    }
     return td;
   }
 
@@ -78,7 +128,9 @@
   function metadataText(metadata) {
     if (metadata === undefined) return "";
     try {
-      return JSON.stringify(metadata);
+      // Spaced ({ "plan": "pro", "newsletter": false }), so a narrow column wraps between fields, not inside them.
+      // Layout only: string values are escaped, so the only raw line breaks are the ones JSON.stringify adds.
+      return JSON.stringify(metadata, null, 1).replace(/\n\s*/g, " ");
     } catch {
       return "";
     }
@@ -89,15 +141,18 @@
     const wire = isObject(stored.body) ? stored.body : {};
     const tr = el("tr");
     if (asText(stored.id)) tr.dataset.eventId = asText(stored.id);
-    tr.append(
-      timeCell(stored.received_at),
+    const cells = [
+      timeCell(stored, wire),
       cell(asText(stored.event), "event-name"),
       sourceCell(stored.source),
       cell(asText(stored.referral_code), "mono"),
       cell(asText(stored.source_id)),
       cell(metadataText(wire.metadata), "json"),
       forwardingCell(stored.forwarding, wire),
-    );
+    ];
+    // Each cell names its column, for the stacked layout of narrow screens (style.css).
+    cells.forEach((td, index) => (td.dataset.label = LABELS[index] ?? ""));
+    tr.append(...cells);
     return tr;
   }
 

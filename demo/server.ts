@@ -2,7 +2,7 @@
 // the demo's event schema, a switch on the live view that simulates an endpoint outage, and Lumen's own sign-up
 // handler, which confirms the conversion and sends it through reftrack/server with a key made at start.
 import fastifyStatic from "@fastify/static";
-import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from "fastify";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
@@ -31,6 +31,7 @@ export interface DemoServerOptions {
 
 /** The live view's token goes only to this machine's own names: a rebound DNS name is not one of them. */
 const LOCAL_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/;
+const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
 
 /** The demo's stand-in for Voucherify's client-side API (`/direct.html` sends to it). */
 export const DEMO_CLIENT = { appId: "demo-app", clientToken: "demo-client-token" };
@@ -97,15 +98,17 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
       site.get("/reftrack.js", (_request, reply) => reply.sendFile("reftrack.js", resolve(options.distDir)));
       site.get("/events.html", async (request, reply) => {
         reply.header("Cache-Control", "no-store");
-        if (!LOCAL_HOST.test(request.headers.host ?? "")) return reply.code(403).type("text/plain").send("The live view is served to this machine only: open it as http://127.0.0.1:PORT/events.html");
+        // The Host header is the client's to write: the connection must come from this machine too.
+        const local = LOCAL_HOST.test(request.headers.host ?? "") && LOOPBACK.has(request.socket.remoteAddress ?? "");
+        if (!local) return reply.code(403).type("text/plain").send("The live view is served to this machine only: open it as http://127.0.0.1:PORT/events.html");
         return reply.type("text/html").send(liveView.replace('<meta name="reftrack-read-token" content="">', `<meta name="reftrack-read-token" content="${readToken}">`));
       });
-      // The outage switch is the demo's, for its own live view: the same token.
-      site.addHook("onRequest", async (request, reply) => {
-        if (request.url.startsWith("/demo/outage") && !isOwner(request.headers.authorization)) return reply.code(401).send({ error: "Unauthorized", message: "The outage switch takes the live view's token" });
-      });
-      site.get("/demo/outage", async () => ({ until: outageUntil }));
-      site.post<{ Body: { seconds?: unknown } }>("/demo/outage", async (request) => {
+      // The outage switch is the demo's, for its own live view: the same token, checked on the routes themselves.
+      const ownerOnly = async (request: FastifyRequest, reply: FastifyReply) => {
+        if (!isOwner(request.headers.authorization)) return reply.code(401).send({ error: "Unauthorized", message: "The outage switch takes the live view's token" });
+      };
+      site.get("/demo/outage", { onRequest: ownerOnly }, async () => ({ until: outageUntil }));
+      site.post<{ Body: { seconds?: unknown } }>("/demo/outage", { onRequest: ownerOnly }, async (request) => {
         const seconds = Math.min(Math.max(Number(request.body?.seconds) || 30, 1), 120);
         outageUntil = Date.now() + seconds * 1000;
         return { until: outageUntil };
@@ -124,10 +127,12 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
           landing.replace('data-debug="true"', 'data-debug="true"\n          data-consent="required"').replace(
             "<body>",
             `<body>
-  <div id="consent-banner" class="consent" role="dialog" aria-label="Analytics consent">
+  <div id="consent-banner" class="consent" role="dialog" aria-label="Analytics consent" hidden>
     <p>Lumen would like to remember who referred you and count sign-ups, for its referral program.</p>
-    <button type="button" id="consent-accept" class="button button-primary">Accept</button>
-    <button type="button" id="consent-decline" class="button button-outline">Decline</button>
+    <div class="consent-actions">
+      <button type="button" id="consent-accept" class="button button-light">Accept</button>
+      <button type="button" id="consent-decline" class="button button-ghost">Decline</button>
+    </div>
   </div>`,
           ),
         ),

@@ -58,8 +58,22 @@
     done.focus();
   }
 
-  // /consent.html: the landing page with data-consent="required" and a banner. Until a button is pressed, reftrack
-  // keeps everything in memory and sends nothing; the choice is remembered by reftrack itself.
+  // /consent.html: the landing page with data-consent="required" and a banner (hidden in the markup, so a visitor
+  // who already chose never sees it flash). Until a button is pressed, reftrack keeps everything in memory and sends
+  // nothing; the choice is remembered by reftrack itself, in localStorage, as JSON "granted" or "denied".
+  const CONSENT_KEY = "reftrack:consent";
+
+  // The visitor's remembered choice, or null: storage that is blocked, throws, or holds anything else means "no
+  // choice yet", so the banner asks again rather than assume.
+  function rememberedConsent() {
+    try {
+      const value = JSON.parse(window.localStorage.getItem(CONSENT_KEY) ?? "null");
+      return value === "granted" || value === "denied" ? value : null;
+    } catch {
+      return null;
+    }
+  }
+
   function handleConsentBanner() {
     const banner = document.getElementById("consent-banner");
     if (!banner) return;
@@ -69,6 +83,7 @@
     };
     document.getElementById("consent-accept")?.addEventListener("click", choose(true));
     document.getElementById("consent-decline")?.addEventListener("click", choose(false));
+    banner.hidden = rememberedConsent() !== null;
   }
 
   preselectPlan();

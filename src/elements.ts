@@ -53,15 +53,16 @@ export function formFields(form: HTMLFormElement, prefix: string, log: Log): Rec
  * toggle turns a password into type=text, but its autocomplete token still says what it is.
  */
 export function secretIn(control: Element): string {
-  // Tag names rather than instanceof: the form may come from another frame's realm.
-  const type = control.tagName === "INPUT" ? (control as HTMLInputElement).type : "";
+  // Local names rather than instanceof: the form may come from another frame's realm; and an XHTML page's tagName is
+  // lower case, so no `tagName === "INPUT"` either.
+  const type = control.localName === "input" ? (control as HTMLInputElement).type : "";
   const autocomplete = control.getAttribute("autocomplete") ?? "";
   if (/^(password|file|hidden)$/.test(type)) return `type="${type}"`;
   return /(^|\s)(cc-|one-time-code(\s|$))|password/i.test(autocomplete) ? `autocomplete="${autocomplete}"` : "";
 }
 
 function controlValue(control: Element): string | boolean | undefined {
-  if (control.tagName === "INPUT") {
+  if (control.localName === "input") {
     const input = control as HTMLInputElement;
     if (input.type === "checkbox") return input.checked;
     if (input.type === "radio") return input.checked ? input.value : undefined;
@@ -75,13 +76,13 @@ export function clickAction(target: EventTarget | null, prefix: string): Element
   if (!target || !("closest" in target) || typeof target.closest !== "function") return null;
   const element = (target as Element).closest(`[${prefix}]`);
   // Forms are tracked on submit, not on every click inside them.
-  if (!element || element.tagName === "FORM") return null;
+  if (!element || element.localName === "form") return null;
   const name = element.getAttribute(prefix);
   return name ? { name, metadata: attributeMetadata(element, prefix), customer: null } : null;
 }
 
 export function submitAction(target: EventTarget | null, prefix: string, log: Log): ElementAction | null {
-  if (!target || (target as Element).tagName !== "FORM") return null;
+  if (!target || (target as Element).localName !== "form") return null;
   const form = target as HTMLFormElement;
   const name = form.getAttribute(prefix);
   if (!name) return null;

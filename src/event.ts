@@ -49,8 +49,8 @@ export function buildEvent(parts: EventParts): WireEvent {
   };
 }
 
-/** The page as events describe it; its URLs keep only the query parameters in `keep` (see `scrubUrl`). */
-export function pageContext(doc: Document, keep: readonly string[]): PageContext {
+/** The page as events describe it; its URLs keep only what `scrubUrl` keeps. */
+export function pageContext(doc: Document, keep: readonly string[], codes: readonly string[]): PageContext {
   const location = doc.location;
-  return { url: scrubUrl(location.href, keep), path: location.pathname, referrer: scrubUrl(doc.referrer, keep), title: doc.title };
+  return { url: scrubUrl(location.href, keep, codes), path: location.pathname, referrer: scrubUrl(doc.referrer, keep, codes), title: doc.title };
 }

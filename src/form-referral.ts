@@ -46,7 +46,7 @@ export function watchReferralForms(doc: Document, prefix: string, code: () => st
   const listener = (event: Event) => {
     try {
       const form = event.target as Element | null;
-      if (form?.tagName === "FORM" && form.hasAttribute(`${prefix}-referral`)) fillReferralField(form as HTMLFormElement, prefix, code(), log);
+      if (form?.localName === "form" && form.hasAttribute(`${prefix}-referral`)) fillReferralField(form as HTMLFormElement, prefix, code(), log);
     } catch (error) {
       onError(error);
     }

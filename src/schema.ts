@@ -191,7 +191,7 @@ function propertyStruct(definition: PropertyDefinition): Struct<unknown, unknown
 // --- The schema document itself ------------------------------------------------------------------------------
 
 // Control characters in a name would forge lines in logs and dashboards downstream.
-const EventNameStruct = refine(size(string(), 1, MAX_EVENT_NAME), "printable", (value) => !/[\u0000-\u001f\u007f]/.test(value));
+const EventNameStruct = refine(size(string(), 1, MAX_EVENT_NAME), "printable", (value) => !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(value));
 const PropertyDefinitionStruct = object({
   type: enums(PROPERTY_TYPES),
   required: optional(boolean()),

@@ -82,7 +82,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   };
 
   // Query parameters a sent or stored page URL keeps: the referral's, and those the site asked for.
-  const keep = [...settings.referralParams, ...settings.keepParams];
+  const [keep, codes] = [settings.keepParams, settings.referralParams];
   const win = edges.window ?? window;
   const fetch = edges.fetch ?? win.fetch.bind(win);
   const now = edges.now ?? Date.now;
@@ -144,7 +144,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     if (!found.found) return null;
     log(`captured referral ${found.code} from ?${found.param}=`);
     if (settings.cleanUrl) win.history.replaceState(win.history.state, "", withoutParam(href, found.param));
-    return newReferral(found.code, found.param, scrubUrl(href, keep), now(), settings.attributionDays);
+    return newReferral(found.code, found.param, scrubUrl(href, keep, codes), now(), settings.attributionDays);
   };
 
   const adopt = async (captured: Referral | null) => {
@@ -297,7 +297,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
         anonymousId,
         customer: customer ?? anonymousCustomer(anonymousId),
         referral: isLive(referral, timestamp) ? referral : null,
-        page: pageContext(win.document, keep),
+        page: pageContext(win.document, keep, codes),
         version: __REFTRACK_VERSION__,
       });
       // The JSON text is both the size check and a snapshot: changing metadata after track() changes nothing queued.

@@ -1,6 +1,6 @@
 // The wire format of CONTRACT section 6 as an endpoint checks it. Node-side only: the browser builds these
 // objects itself (event.ts) and never imports this module, so it costs the bundle nothing.
-import { array, nullable, object, optional, pattern, refine, size, string, type as loose, type Infer, type Struct } from "superstruct";
+import { array, define, nullable, object, optional, pattern, refine, size, string, type as loose, type Infer, type Struct } from "superstruct";
 import { REFERRAL_CODE } from "./referral.js";
 import { MAX_EVENT_BYTES } from "./transport.js";
 import { jsonObject, validateOrIssues, type EventChecker, type Issue, type JsonObject, type Sender } from "./schema.js";
@@ -68,7 +68,9 @@ export interface CheckedEvent {
   [key: string]: unknown;
 }
 
-export const BatchStruct = loose({ sent_at: Timestamp, batch: size(array(jsonObject), 1, 500) });
+/** Each item only needs to be an object here: its fields are checked, metadata's depth from metadata, per event. */
+const Item = define<Record<string, unknown>>("object", (value) => (typeof value === "object" && value !== null && !Array.isArray(value)) || "Expected an event object");
+export const BatchStruct = loose({ sent_at: Timestamp, batch: size(array(Item), 1, 500) });
 
 /** An outbox keeps events through long offline spells; anything older, or from the future, is a broken clock or a forgery. */
 export const MAX_EVENT_AGE_MS = 400 * 86_400_000;
@@ -147,16 +149,19 @@ function oversized(item: unknown): Issue[] {
 }
 
 function timeIssue(timestamp: string, now: number, sentAt: number): Issue | null {
-  const asServerTime = Date.parse(timestamp) + (now - sentAt);
+  const time = Date.parse(timestamp);
+  // sent_at is the sender's too: a skew beyond these bounds is no clock, and the time itself must be plausible.
+  if (time > now + 2 * MAX_EVENT_LEAD_MS || time < now - 2 * MAX_EVENT_AGE_MS) return { path: "timestamp", message: "is not a plausible time for an event: check the sender's clock" };
+  const asServerTime = time + (now - sentAt);
   if (asServerTime > now + MAX_EVENT_LEAD_MS) return { path: "timestamp", message: "is more than a day after sent_at: the sender's clock cannot be trusted" };
   if (asServerTime < now - MAX_EVENT_AGE_MS) return { path: "timestamp", message: "is more than 400 days before sent_at: too old to attribute" };
   return null;
 }
 
 /** At most MAX_ISSUES issues, the last saying how many more there were. */
-export function capIssues(issues: Issue[]): Issue[] {
-  if (issues.length <= MAX_ISSUES) return issues;
-  return [...issues.slice(0, MAX_ISSUES - 1), { path: "", message: `and ${issues.length - MAX_ISSUES + 1} more issues` }];
+export function capIssues(issues: Issue[], max = MAX_ISSUES): Issue[] {
+  if (issues.length <= max) return issues;
+  return [...issues.slice(0, Math.max(1, max - 1)), { path: "", message: `and ${issues.length - Math.max(1, max - 1)} more issues` }];
 }
 
 /** The body's batch, or the issues that make the whole body unusable. */

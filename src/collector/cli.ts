@@ -157,8 +157,13 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
     });
   }
   const retain = () => {
-    const removed = store.deleteOlderThan(new Date(Date.now() - flags.retainDays * 24 * HOUR).toISOString());
-    if (removed > 0 && !env.QUIET) app.log.info(`retention: deleted ${removed} event(s) older than ${flags.retainDays} days`);
+    // An hourly chore: a busy or full database makes it wait for the next hour, never stops the collector.
+    try {
+      const removed = store.deleteOlderThan(new Date(Date.now() - flags.retainDays * 24 * HOUR).toISOString());
+      if (removed > 0 && !env.QUIET) app.log.info(`retention: deleted ${removed} event(s) older than ${flags.retainDays} days`);
+    } catch (error) {
+      if (!env.QUIET) app.log.error(`retention skipped: the database could not be written (${(error as { code?: string }).code ?? (error as Error).name})`);
+    }
   };
   retain();
   const retention = setInterval(retain, HOUR);

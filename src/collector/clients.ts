@@ -30,11 +30,24 @@ export function parseTrustProxy(value: string | undefined): number | string[] | 
  * The rate-limit bucket of an address. An IPv6 client is keyed by its /64: one subscriber usually holds a whole /64
  * and could otherwise take a fresh address, and a fresh bucket, for every request.
  */
-export function clientKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped?.[1]) return mapped[1];
-  if (isIP(ip) !== 6) return ip;
+export function clientKey(address: string): string {
+  const ip = withoutPort(address.trim());
+  // IPv4 written as IPv6 (mapped ::ffff:a.b.c.d in any spelling, NAT64 64:ff9b::a.b.c.d) is that IPv4 client.
+  const embedded = /^(?:(?:0{1,4}:){5}ffff:|::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (embedded?.[1]) return embedded[1];
+  const version = isIP(ip.split("%")[0] ?? "");
+  if (version === 4) return ip;
+  // A header a proxy passed on may hold anything: what is no address shares one bucket, never a bucket of its own.
+  if (version !== 6) return "not-an-address";
   return `${expandIpv6(ip).slice(0, 4).join(":")}::/64`;
+}
+
+/** `1.2.3.4:5678` and `[2001:db8::1]:443`, as some load balancers write them, are the address without the port. */
+function withoutPort(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(address);
+  return v4?.[1] ?? address;
 }
 
 function expandIpv6(ip: string): string[] {

@@ -19,6 +19,8 @@ export interface ForwarderOptions extends VoucherifyCredentials {
   idleMs?: number;
   /** How long the queue waits after Voucherify refuses the credentials (401/403). */
   credentialsPauseMs?: number;
+  /** How long the queue waits when the database cannot be read or written (30 s). */
+  storePauseMs?: number;
   log?: (level: "info" | "error", message: string) => void;
 }
 
@@ -71,6 +73,27 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
       if (wakeable) wakeIdle = done;
     });
 
+  /**
+   * Outcomes the database could not take (a full disk, a lock held too long). Kept here and written again before
+   * anything else is sent: an event Voucherify accepted must not go out twice because its "sent" was not recorded.
+   */
+  // Long enough for an operator to free a disk, short enough to resume soon after.
+  const storePauseMs = options.storePauseMs ?? 30_000;
+  const unrecorded = new Map<number, Parameters<EventStore["markForward"]>>();
+  const databaseFailed = (error: unknown) => {
+    pausedUntil = now() + storePauseMs;
+    log("error", `forwarding paused ${storePauseMs / 1000} s: the database could not be read or written (${(error as { code?: string }).code ?? (error as Error).name})`);
+  };
+  const record = (...args: Parameters<EventStore["markForward"]>) => {
+    try {
+      options.store.markForward(...args);
+      unrecorded.delete(args[0]);
+    } catch (error) {
+      unrecorded.set(args[0], args);
+      databaseFailed(error);
+    }
+  };
+
   const forward = async (seq: number, attempts: number, body: Record<string, unknown>): Promise<void> => {
     let status = 0;
     let retryAfter: string | null = null;
@@ -90,7 +113,7 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
       reason = `HTTP ${status}: ${(await response.text()).slice(0, 500)}`;
       if (status >= 300 && status < 400) {
         pausedUntil = now() + credentialsPauseMs;
-        options.store.markForward(seq, "pending", attempts, 0, `HTTP ${status} redirect refused`);
+        record(seq, "pending", attempts, 0, `HTTP ${status} redirect refused`);
         log("error", `Voucherify answered with a redirect (HTTP ${status}); it was not followed, since the secret key would go with it. Check VOUCHERIFY_API_URL`);
         return;
       }
@@ -101,22 +124,34 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
     const delivery = classifyVoucherifyStatus(status);
     if (delivery === "delivered") {
       failures = 0;
-      options.store.markForward(seq, "sent", attempts + 1, 0, null);
+      record(seq, "sent", attempts + 1, 0, null);
     } else if (delivery === "stop") {
       // Wrong or rotated credentials: nothing is wrong with the events. They wait, uncounted, for the fix.
       pausedUntil = now() + credentialsPauseMs;
-      options.store.markForward(seq, "pending", attempts, 0, reason);
+      record(seq, "pending", attempts, 0, reason);
       log("error", `Voucherify refused the credentials (HTTP ${status}); check VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY`);
     } else if (delivery === "retry") {
       failures++;
       const delay = retryDelay(failures, parseRetryAfter(retryAfter, now()), random);
       pausedUntil = now() + delay;
-      options.store.markForward(seq, "pending", attempts + 1, 0, reason);
+      record(seq, "pending", attempts + 1, 0, reason);
       log("info", `forward ${seq}: ${status === 0 ? "network error" : `HTTP ${status}`}; the queue waits ${delay} ms`);
     } else {
       failures = 0;
-      options.store.markForward(seq, "failed", attempts + 1, 0, reason);
+      record(seq, "failed", attempts + 1, 0, reason);
       log("error", `forward ${seq} failed: HTTP ${status} (the reason is kept with the event)`);
+    }
+  };
+
+  /** One round: what could not be recorded first, then the due events not already settled in memory. */
+  const round = async () => {
+    for (const args of [...unrecorded.values()]) record(...args);
+    if (unrecorded.size > 0) return;
+    const due = options.store.dueForwards(now(), 10).filter((item) => !unrecorded.has(item.seq));
+    if (due.length === 0) return sleep(idleMs, true);
+    for (const item of due) {
+      if (!running || pausedUntil > now()) break;
+      await forward(item.seq, item.attempts, item.body);
     }
   };
 
@@ -127,14 +162,11 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
         await sleep(pause, false);
         continue;
       }
-      const due = options.store.dueForwards(now(), 10);
-      if (due.length === 0) {
-        await sleep(idleMs, true);
-        continue;
-      }
-      for (const item of due) {
-        if (!running || pausedUntil > now()) break;
-        await forward(item.seq, item.attempts, item.body);
+      // Nothing may end the loop but stop(): a failing database pauses forwarding, and the collector stays up.
+      try {
+        await round();
+      } catch (error) {
+        databaseFailed(error);
       }
     }
   })();

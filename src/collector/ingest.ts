@@ -3,7 +3,7 @@
 import cors from "@fastify/cors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { EventChecker, Issue } from "../schema.js";
-import { capIssues, checkWireEvent, parseBatch } from "../wire.js";
+import { capIssues, checkWireEvent, MAX_ISSUES, parseBatch } from "../wire.js";
 import { batchCaller, secretMatcher, type Caller } from "./auth.js";
 import { clientKey } from "./clients.js";
 import type { EventStore, IncomingEvent } from "./store.js";
@@ -25,14 +25,19 @@ const ID_TAKEN = "is already the id of a different event: give every event its o
 
 const senderOf = (caller: Caller) => ("sender" in caller ? caller.sender : "browser");
 
-/** Registered in its own fastify context: CORS and the text/plain parser belong to this route alone. */
+/**
+ * Registered in its own fastify context under its own prefix: CORS and the text/plain parser belong to this route
+ * alone (without the prefix, the context would also answer the 404s of every other path, with CORS headers).
+ */
 export async function registerIngest(app: FastifyInstance, options: IngestOptions): Promise<void> {
   await app.register(async (scope) => {
     await scope.register(cors, {
       origin: (origin, callback) => callback(null, !origin || options.allowOrigin(origin)),
       methods: ["POST"],
       exposedHeaders: ["Retry-After"],
-      maxAge: 86_400,
+      // The snippet's text/plain POST needs no preflight, and the plugin's OPTIONS route would answer for every path,
+      // reads included: none.
+      preflight: false,
     });
     // The browser sends JSON as text/plain to avoid a CORS preflight. A parse error names the position, never the
     // text: the body may hold a customer's email, and error messages reach logs.
@@ -46,7 +51,7 @@ export async function registerIngest(app: FastifyInstance, options: IngestOption
       }
     });
     registerBatchRoute(scope, options);
-  });
+  }, { prefix: "/v1/batch" });
 }
 
 function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void {
@@ -60,7 +65,7 @@ function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void 
   };
 
   app.post(
-    "/v1/batch",
+    "/",
     {
       config: {
         rateLimit: {
@@ -86,14 +91,15 @@ function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void 
       for (const item of parsed.batch) {
         const checked = checkWireEvent(item, options.checker, sender, now, parsed.sentAt);
         if (!checked.event) {
-          rejected.push({ id: checked.id, issues: capIssues(checked.issues) });
+          // Past the first few, one issue each: the answer never grows with a hostile batch.
+          rejected.push({ id: checked.id, issues: capIssues(checked.issues, rejected.length < 20 ? MAX_ISSUES : 1) });
           continue;
         }
         valid.push({ event: checked.event, oncePerCustomer: options.checker.oncePerCustomer(checked.event.event) });
         if (checked.warnings.length > 0) warnings.push({ id: checked.event.id, issues: capIssues(checked.warnings) });
       }
-      // Ids and paths only: messages quote the values they refuse, and those may be personal.
-      if (rejected.length > 0) request.log.warn({ rejected: rejected.map(({ id, issues }) => ({ id, paths: issues.map((issue) => issue.path) })) }, "rejected events in a batch");
+      // A count only: ids, paths and messages are the client's to write, and may be personal.
+      if (rejected.length > 0) request.log.warn(`rejected events in a batch: ${rejected.length} of ${parsed.batch.length}`);
       if (valid.length === 0) return reply.code(422).send({ accepted: 0, duplicates: 0, rejected });
       let result: { stored: number; duplicates: number; takenIds: string[] };
       try {

@@ -17,6 +17,14 @@ export function loggerOptions(level: string): Exclude<FastifyServerOptions["logg
     level,
     serializers: {
       req: (request: LoggedRequest) => ({ method: request.method, url: pathOnly(request.url) }),
+      // A malformed request's error carries the raw bytes of the request (`rawPacket`): headers, tokens, query.
+      err: (error: { name?: string; code?: string; message?: string; statusCode?: number }) => ({
+        type: error.name ?? "Error",
+        message: (error.message ?? "").slice(0, 200),
+        stack: "",
+        code: error.code,
+        statusCode: error.statusCode,
+      }),
     },
     // Belt and braces: should an object with these keys ever reach a log call, pino writes [redacted].
     redact: {

@@ -17,6 +17,9 @@ const REFUSED = {
   wrong: "This read needs Authorization: Bearer <token>, with the collector's REFTRACK_READ_TOKEN",
 };
 
+/** Stored times are compared as ISO text: beyond year 9999 the text grows a sign and compares wrongly. */
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+
 interface ListQuery {
   event?: string;
   referral?: string;
@@ -43,7 +46,8 @@ export function registerReads(app: FastifyInstance, options: ReadOptions): void 
     "/v1/events",
     {
       config,
-      onRequest: guard,
+      // After the rate limit's own onRequest hook: refused reads count against the address too.
+      preHandler: guard,
       schema: {
         querystring: {
           type: "object",
@@ -63,7 +67,7 @@ export function registerReads(app: FastifyInstance, options: ReadOptions): void 
       const { event, referral, customer, since, before, limit } = request.query;
       // RFC 3339 allows a leap second (23:59:60) that JavaScript dates cannot hold: not an instant we can compare.
       const sinceTime = since === undefined ? undefined : Date.parse(since);
-      if (sinceTime !== undefined && Number.isNaN(sinceTime)) {
+      if (sinceTime !== undefined && !(sinceTime >= 0 && sinceTime <= LATEST)) {
         return reply.code(400).send({ error: "Bad Request", message: "querystring/since must be a date-time JavaScript can compare, such as 2026-11-26T10:00:00Z" });
       }
       return options.store.list({ event, referral, customer, since: sinceTime === undefined ? undefined : new Date(sinceTime).toISOString(), before, limit: limit ?? 100 });

@@ -6,6 +6,7 @@ import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { EventChecker } from "../schema.js";
 import { registerIngest } from "./ingest.js";
+import { pathOnly } from "./logging.js";
 import { registerReads } from "./read.js";
 import type { EventStore } from "./store.js";
 
@@ -40,6 +41,16 @@ export function originMatcher(patterns: readonly string[]): (origin: string) => 
   return (origin) => exact.has(origin) || anyPort.some((prefix) => origin === prefix || new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+$`).test(origin));
 }
 
+/** `compute`'s value, computed again only once `ms` have passed since the last time. */
+function cached<T>(ms: number, compute: () => T): () => T {
+  let value: { at: number; value: T } | null = null;
+  return () => {
+    const now = Date.now();
+    if (!value || now - value.at >= ms) value = { at: now, value: compute() };
+    return value.value;
+  };
+}
+
 /** N proxies: the address the Nth hop from us saw (fastify's own reading of a number, typed as a function). */
 const trustProxySetting = (trust: number | string[] | false) => (typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust);
 
@@ -52,6 +63,14 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
     connectionTimeout: 15_000,
     return503OnClosing: true,
     trustProxy: trustProxySetting(options.trustProxy ?? false),
+    // A query parameter the read API does not know is a 400, not silently dropped: `?custmer=` must not list everyone.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  // fastify's own not-found answer logs the whole URL, query string included: ours logs and echoes the path only.
+  app.setNotFoundHandler((request, reply) => {
+    request.log.info(`no route: ${request.method} ${pathOnly(request.url)}`);
+    return reply.code(404).send({ error: "Not Found", message: "No such route: POST /v1/batch, GET /v1/events, GET /healthz" });
   });
 
   // Internals (a database's error code, a stack) never reach a response; a client's own mistake is explained.
@@ -84,6 +103,8 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
   });
   registerReads(app, { store: options.store, readTokens: options.readTokens ?? [], rateLimit: options.readRateLimit ?? 120 });
   // Counts only, nothing about anyone: load balancers and uptime checks read it without a token.
-  app.get("/healthz", async (_request, reply) => reply.header("Cache-Control", "no-store").send({ ok: true, ...options.store.stats() }));
+  // Counts take a scan of the table: computed at most once a second, however often they are asked for.
+  const stats = cached(1000, () => options.store.stats());
+  app.get("/healthz", async (_request, reply) => reply.header("Cache-Control", "no-store").send({ ok: true, ...stats() }));
   return app;
 }

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { collectorsPerTest, postBatch, startCollectorProcess, wireEvent } from "./process.js";
@@ -44,15 +45,24 @@ describe("reading needs the owner's token", () => {
     expect((await postBatch(url, [wireEvent()], { Origin: "http://localhost:3000" })).headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
   });
 
-  it("reads are rate limited, and an impossible since is a 400, not a crash", async () => {
+  it("reads are rate limited, refused ones too; an impossible since or an unknown parameter is a 400, not a crash or everything", async () => {
     const { url } = await start([], { REFTRACK_READ_TOKEN: READ_TOKEN });
-    const leap = await read(url, "?since=2026-12-31T23:59:60Z");
-    expect(leap.status).toBe(400);
-    expect(await leap.text()).toContain("since");
+    for (const query of ["?since=2026-12-31T23:59:60Z", "?since=9999-12-31T23:59:59-23:59", "?custmer=alex@domain.io"]) {
+      const response = await read(url, query);
+      expect([query, response.status]).toEqual([query, 400]);
+    }
     const statuses: number[] = [];
-    for (let n = 0; n < 125; n++) statuses.push((await read(url)).status);
-    expect(statuses.slice(0, 100).every((status) => status === 200)).toBe(true);
+    for (let n = 0; n < 60; n++) statuses.push((await read(url)).status);
+    for (let n = 0; n < 65; n++) statuses.push((await read(url, "", {})).status);
+    expect(statuses.slice(0, 60).every((status) => status === 200)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
+  });
+
+  it("a preflight for the read API gets no CORS answer", async () => {
+    const { url } = await start([], { REFTRACK_READ_TOKEN: READ_TOKEN });
+    const preflight = await fetch(`${url}/v1/events`, { method: "OPTIONS", headers: { Origin: "http://localhost:3000", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization" } });
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    expect(preflight.headers.get("access-control-allow-headers")).toBeNull();
   });
 });
 
@@ -83,6 +93,9 @@ describe("personal data stays in", () => {
       await read(collector.url, "?customer=alex.personal%40domain.io");
       await postBatch(collector.url, [wireEvent()], { Authorization: "Bearer server-key-of-the-site-0123456789" });
       await fetch(`${collector.url}/v1/batch`, { method: "POST", headers: { "Content-Type": "text/plain" }, body: '{"x": "alex.personal@domain.io' });
+      // A mistyped path with a query, and a request so malformed that the HTTP parser gives up on it.
+      await fetch(`${collector.url}/v1/event?customer=alex.personal%40domain.io`, { headers: owner });
+      await rawRequest(collector.url, `GET /v1/events?customer=alex.personal@domain.io HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${READ_TOKEN}\r\nBad Header\r\n\r\n`);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const log = collector.output();
       expect(log).toContain("rejected events in a batch");
@@ -164,6 +177,17 @@ describe("--retain-days", () => {
 });
 
 const SERVER_KEY = "server-key-of-the-site-0123456789";
+/** Sends bytes as they are, for requests no HTTP client would make. */
+function rawRequest(url: string, text: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname, () => socket.end(text));
+    socket.on("data", () => undefined);
+    socket.on("close", () => resolve());
+    socket.on("error", () => resolve());
+  });
+}
+
 function schemaWithEnum(): string {
   const path = join(dir(), "schema.json");
   const events = { share_social: { properties: { network: { type: "string", enum: ["x", "linkedin"] } } }, signed_up: { source: "server", once_per_customer: true } };

@@ -39,3 +39,11 @@ describe("secrets", () => {
     expect([bearerToken(undefined), bearerToken("Bearer abc"), bearerToken("bearer  abc "), bearerToken("Basic abc"), bearerToken("Bearer a b"), bearerToken("Bearer")]).toEqual([undefined, "abc", "abc", null, null, null]);
   });
 });
+
+describe("clientKey, with what proxies write", () => {
+  it("drops ports, reads IPv4 inside IPv6 in any spelling, and gives anything else one shared bucket", () => {
+    expect(["203.0.113.7:5678", "[::ffff:203.0.113.7]:443", "0:0:0:0:0:ffff:203.0.113.7", "64:ff9b::203.0.113.7"].map(clientKey)).toEqual(Array(4).fill("203.0.113.7"));
+    expect(clientKey("[2001:db8:1:2::1]:443")).toBe("2001:db8:1:2::/64");
+    expect(["alex@domain.io", "unknown", "", "999.1.1.1"].map(clientKey)).toEqual(Array(4).fill("not-an-address"));
+  });
+});

@@ -84,3 +84,48 @@ describe("the forwarder", () => {
     await vi.waitFor(() => expect(statuses()).toEqual(["sent", "sent", "failed"]));
   });
 });
+
+describe("a failing database", () => {
+  it("pauses forwarding instead of crashing, and never resends an event whose 'sent' could not be recorded", async () => {
+    const db = openDb(":memory:");
+    const store = createEventStore(db, { forwarding: true });
+    store.storeBatch(
+      Array.from({ length: 3 }, (_, n) => ({ event: { id: `f${n}`, event: "e", customer: { source_id: "c" }, metadata: {} }, oncePerCustomer: false })),
+      new Date().toISOString(),
+      "browser",
+    );
+    const full = () => Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+    let markFailures = 2;
+    let dueFailures = 1;
+    const markForward = store.markForward.bind(store);
+    const dueForwards = store.dueForwards.bind(store);
+    store.markForward = (...args) => {
+      if (markFailures-- > 0) throw full();
+      markForward(...args);
+    };
+    store.dueForwards = (...args) => {
+      if (dueFailures-- > 0) throw full();
+      return dueForwards(...args);
+    };
+    const fetch = vi.fn(async () => new Response("{}", { status: 200 }));
+    const logs: string[] = [];
+    const forwarder = startForwarder({
+      store,
+      apiUrl: "https://voucherify.test",
+      appId: "a",
+      secretKey: "s",
+      fetch: fetch as unknown as typeof globalThis.fetch,
+      idleMs: 20,
+      storePauseMs: 50,
+      log: (_level, message) => void logs.push(message),
+    });
+    try {
+      await vi.waitFor(() => expect(store.list({ limit: 10 }).events.map((event) => event.forwarding?.status)).toEqual(["sent", "sent", "sent"]), { timeout: 5000 });
+      expect(fetch).toHaveBeenCalledTimes(3);
+      expect(logs.filter((line) => line.includes("SQLITE_FULL")).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await forwarder.stop();
+      db.close();
+    }
+  });
+});

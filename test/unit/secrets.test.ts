@@ -185,3 +185,13 @@ describe("partial rejections (a 2xx that lists rejected events)", () => {
     expect(collector.ids).toHaveLength(1);
   });
 });
+
+describe("scrubUrl and referral parameters", () => {
+  it("keeps a referral parameter only when its value is a code, and nothing of a URL that is not http(s)", () => {
+    const jwt = `eyJ${"a".repeat(80)}.eyJ${"b".repeat(40)}.sig`;
+    expect(scrubUrl(`https://site.example/p?ref=${jwt}&via=alex@domain.io&utm_source=m&x=1`, [], ["ref", "via"])).toBe("https://site.example/p?utm_source=m");
+    expect(scrubUrl("https://site.example/p?ref=NRY-01&x=1", [], ["ref"])).toBe("https://site.example/p?ref=NRY-01");
+    expect(scrubUrl("data:text/html,<p>alex@domain.io</p>", [], ["ref"])).toBe("");
+    expect(scrubUrl("blob:https://site.example/0f1e", [], [])).toBe("");
+  });
+});
