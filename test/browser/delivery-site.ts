@@ -38,7 +38,7 @@ function trackSockets(server: Server): Set<Socket> {
   return sockets;
 }
 
-const readBody = (request: IncomingMessage) =>
+export const readBody = (request: IncomingMessage) =>
   new Promise<string>((resolve) => {
     let body = "";
     request.setEncoding("utf8");

@@ -1,7 +1,8 @@
 // A collection endpoint on another origin that keeps every request body as received and answers each batch with
 // the body a test scripts: what the collector of CONTRACT section 6 says about a batch, partial rejections included.
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { readBody } from "./delivery-site.js";
 
 export interface RecordingCollector {
   url: string;
@@ -11,14 +12,6 @@ export interface RecordingCollector {
   answer: (ids: string[]) => string;
   close(): Promise<void>;
 }
-
-const readBody = (request: IncomingMessage) =>
-  new Promise<string>((resolve) => {
-    let body = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (body += chunk));
-    request.on("end", () => resolve(body));
-  });
 
 export async function startRecordingCollector(): Promise<RecordingCollector> {
   const sockets = new Set<Socket>();

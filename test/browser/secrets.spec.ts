@@ -107,9 +107,8 @@ test("marked fields with autocomplete cc-number, one-time-code or cc-csc, and a 
   ]);
 });
 
-test("a 200 that rejects one event: the script tag warns naming its id and issue, the page sees no error, nothing is resent", async ({ page }) => {
-  const issue = { path: "metadata.network", message: "Expected one of `x`, `linkedin`, but received: \"myspace\"" };
-  collector.answer = (ids) => JSON.stringify({ accepted: ids.length - 1, duplicates: 0, rejected: [{ id: ids[0], issues: [issue] }] });
+/** The test page on a fresh site sending to the recording collector, with the page's console warnings collected. */
+async function openWatched(page: Page): Promise<string[]> {
   site = await startSite({ "data-endpoint": collector.url, "data-flush-ms": "100" });
   const warnings: string[] = [];
   page.on("console", (message) => {
@@ -117,6 +116,13 @@ test("a 200 that rejects one event: the script tag warns naming its id and issue
   });
   await page.goto(`${site.origin}/page.html`);
   await loaded(page);
+  return warnings;
+}
+
+test("a 200 that rejects one event: the script tag warns naming its id and issue, the page sees no error, nothing is resent", async ({ page }) => {
+  const issue = { path: "metadata.network", message: "Expected one of `x`, `linkedin`, but received: \"myspace\"" };
+  collector.answer = (ids) => JSON.stringify({ accepted: ids.length - 1, duplicates: 0, rejected: [{ id: ids[0], issues: [issue] }] });
+  const warnings = await openWatched(page);
   const ids = await page.evaluate(async () => {
     const { reftrack } = window as unknown as { reftrack: Reftrack };
     const tracked = await Promise.all([reftrack.track("share_social", { network: "myspace" }), reftrack.track("fine")]);
@@ -134,13 +140,7 @@ test("a 200 that rejects one event: the script tag warns naming its id and issue
 
 test("a 200 whose body is not JSON is a plain delivery: no warning, nothing resent", async ({ page }) => {
   collector.answer = () => "ok";
-  site = await startSite({ "data-endpoint": collector.url, "data-flush-ms": "100" });
-  const warnings: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "warning") warnings.push(message.text());
-  });
-  await page.goto(`${site.origin}/page.html`);
-  await loaded(page);
+  const warnings = await openWatched(page);
   await trackAndFlush(page, "e");
   await expect.poll(() => collector.bodies.length).toBe(1);
   await page.reload();
