@@ -1,10 +1,10 @@
 // Builds the browser bundle, the npm entries with their types, and the demo server; prints every output's size.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const define = { __REFTRACK_VERSION__: JSON.stringify(pkg.version) };
@@ -40,6 +40,20 @@ await bundle({ entryPoints: ["src/collector/cli.ts"], outfile: `${collectorDist}
 await bundle({ entryPoints: ["demo/server.ts"], outfile: ".build/demo-server.js", format: "esm", platform: "node", target: "node20", packages: "external" });
 chmodSync(`${collectorDist}/collector.js`, 0o755);
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+// tsc declares every module of the program, but the `types` conditions reach only the modules their types mention;
+// the others (elements.d.ts, cookie.d.ts, …) would ship in the package unread, so they go.
+const declarations = new Set();
+const pending = Object.values(pkg.exports).flatMap((target) => (typeof target === "object" && target.types ? [resolve(target.types)] : []));
+for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+  if (declarations.has(file)) continue;
+  declarations.add(file);
+  for (const [, specifier] of readFileSync(file, "utf8").matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)"(\.{1,2}\/[^"]+)\.js"/g)) {
+    pending.push(resolve(dirname(file), `${specifier}.d.ts`));
+  }
+}
+for (const file of readdirSync("dist/types", { recursive: true, encoding: "utf8" })) {
+  if (file.endsWith(".d.ts") && !declarations.has(resolve("dist/types", file))) rmSync(resolve("dist/types", file));
+}
 
 // The stub of CONTRACT section 2 as a file, for pages whose CSP allows only 'self' scripts; and the hashes a CSP and
 // an integrity attribute need. The inline form hashes the exact text between <script> and </script> in the README.
