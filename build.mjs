@@ -1,10 +1,10 @@
 // Builds the browser bundle, the npm entries with their types, and the demo server; prints every output's size.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const define = { __REFTRACK_VERSION__: JSON.stringify(pkg.version) };
@@ -17,7 +17,13 @@ const bundle = async (options) => {
   outputs.push(...(options.entryPoints.length > 1 ? options.entryPoints.map((entry) => `${options.outdir}/${entry.split("/").pop().replace(".ts", ".js")}`) : [options.outfile]));
 };
 
-mkdirSync("dist", { recursive: true });
+// Emptied first: `files` in package.json takes every dist/chunk-*.js, and a chunk of an older build (its name is a
+// content hash) would otherwise ship beside the current one.
+const collectorDist = "packages/collector/dist";
+for (const dir of ["dist", collectorDist]) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
 await bundle({ entryPoints: ["src/browser.ts"], outfile: "dist/reftrack.js", format: "iife", minify: true, target: browsers, platform: "browser" });
 await bundle({ entryPoints: ["src/index.ts", "src/schema.ts"], outdir: "dist", format: "esm", target: "es2022", packages: "external", splitting: true, platform: "neutral" });
 // reftrack/server for the site's own server (Node). It takes the schema module from dist/schema.js instead of a copy of
@@ -29,10 +35,25 @@ const sharedSchema = {
   },
 };
 await bundle({ entryPoints: ["src/server.ts"], outfile: "dist/server.js", format: "esm", platform: "node", target: "node20", packages: "external", plugins: [sharedSchema] });
-await bundle({ entryPoints: ["src/collector/cli.ts"], outfile: "dist/collector.js", format: "esm", platform: "node", target: "node20", packages: "external", banner: { js: "#!/usr/bin/env node" } });
+// reftrack-collector is its own package (packages/collector), so that installing reftrack compiles no SQLite.
+await bundle({ entryPoints: ["src/collector/cli.ts"], outfile: `${collectorDist}/collector.js`, format: "esm", platform: "node", target: "node20", packages: "external", banner: { js: "#!/usr/bin/env node" } });
 await bundle({ entryPoints: ["demo/server.ts"], outfile: ".build/demo-server.js", format: "esm", platform: "node", target: "node20", packages: "external" });
-chmodSync("dist/collector.js", 0o755);
+chmodSync(`${collectorDist}/collector.js`, 0o755);
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+// tsc declares every module of the program, but the `types` conditions reach only the modules their types mention;
+// the others (elements.d.ts, cookie.d.ts, …) would ship in the package unread, so they go.
+const declarations = new Set();
+const pending = Object.values(pkg.exports).flatMap((target) => (typeof target === "object" && target.types ? [resolve(target.types)] : []));
+for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+  if (declarations.has(file)) continue;
+  declarations.add(file);
+  for (const [, specifier] of readFileSync(file, "utf8").matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)"(\.{1,2}\/[^"]+)\.js"/g)) {
+    pending.push(resolve(dirname(file), `${specifier}.d.ts`));
+  }
+}
+for (const file of readdirSync("dist/types", { recursive: true, encoding: "utf8" })) {
+  if (file.endsWith(".d.ts") && !declarations.has(resolve("dist/types", file))) rmSync(resolve("dist/types", file));
+}
 
 // The stub of CONTRACT section 2 as a file, for pages whose CSP allows only 'self' scripts; and the hashes a CSP and
 // an integrity attribute need. The inline form hashes the exact text between <script> and </script> in the README.
@@ -64,9 +85,9 @@ for (const file of outputs) {
 }
 writeFileSync(".build/sizes.json", JSON.stringify(sizes, null, 2));
 const pad = (value, width) => String(value).padStart(width);
-console.log(`${"output".padEnd(28)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
+console.log(`${"output".padEnd(38)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
 for (const [file, size] of Object.entries(sizes)) {
-  console.log(`${file.padEnd(28)}${pad(size.raw, 9)}${pad(size.gzip, 9)}${pad(size.brotli, 9)}`);
+  console.log(`${file.padEnd(38)}${pad(size.raw, 9)}${pad(size.gzip, 9)}${pad(size.brotli, 9)}`);
 }
 console.log(`\nintegrity of dist/reftrack.js   ${integrity["reftrack.js"]}`);
 console.log(`CSP hash of the inline stub    ${integrity.inlineStubCsp}`);

@@ -111,7 +111,7 @@ describe("personal data stays in", () => {
     // A 400 KB filesystem of the collector's own (a tmpfs in a user and mount namespace): SQLite fills it for real.
     const child = spawn(
       "unshare",
-      ["-rm", "sh", "-c", `mount -t tmpfs -o size=400k tmpfs "$0" && exec "${process.execPath}" dist/collector.js --port 0 --db "$0/events.db" --rate-limit 100000`, dir()],
+      ["-rm", "sh", "-c", `mount -t tmpfs -o size=400k tmpfs "$0" && exec "${process.execPath}" packages/collector/dist/collector.js --port 0 --db "$0/events.db" --rate-limit 100000`, dir()],
       { env: { ...process.env, QUIET: "1" }, stdio: ["ignore", "pipe", "pipe"] },
     );
     let output = "";

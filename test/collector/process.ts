@@ -1,4 +1,4 @@
-// A real reftrack-collector process (dist/collector.js), started the way a user starts it.
+// A real reftrack-collector process (packages/collector/dist/collector.js), started the way a user starts it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ export interface CollectorProcess {
 }
 
 export async function startCollectorProcess(args: string[], env: Record<string, string> = {}): Promise<CollectorProcess> {
-  const child = spawn(process.execPath, ["dist/collector.js", "--port", "0", ...args], { env: { ...process.env, QUIET: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["packages/collector/dist/collector.js", "--port", "0", ...args], { env: { ...process.env, QUIET: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
