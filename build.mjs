@@ -24,7 +24,21 @@ for (const dir of ["dist", collectorDist]) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 }
-await bundle({ entryPoints: ["src/browser.ts"], outfile: "dist/reftrack.js", format: "iife", minify: true, target: browsers, platform: "browser" });
+// The browser: the full tracker first, in a file named by its content, then the small first file that every page
+// view runs and that loads the full one, pinned by its sha384, when the page first tracks.
+const browserBuild = { format: "iife", minify: true, target: browsers, platform: "browser" };
+await bundle({ entryPoints: ["src/full.ts"], outfile: ".build/reftrack-full.js", ...browserBuild });
+const fullSource = readFileSync(".build/reftrack-full.js");
+const fullFile = `reftrack.${createHash("sha256").update(fullSource).digest("hex").slice(0, 12)}.js`;
+writeFileSync(`dist/${fullFile}`, fullSource);
+outputs.splice(outputs.indexOf(".build/reftrack-full.js"), 1, `dist/${fullFile}`);
+const fullIntegrity = `sha384-${createHash("sha384").update(fullSource).digest("base64")}`;
+await bundle({
+  entryPoints: ["src/browser.ts"],
+  outfile: "dist/reftrack.js",
+  ...browserBuild,
+  define: { ...define, __REFTRACK_FULL_FILE__: JSON.stringify(fullFile), __REFTRACK_FULL_INTEGRITY__: JSON.stringify(fullIntegrity) },
+});
 await bundle({ entryPoints: ["src/index.ts", "src/schema.ts"], outdir: "dist", format: "esm", target: "es2022", packages: "external", splitting: true, platform: "neutral" });
 // reftrack/server for the site's own server (Node). It takes the schema module from dist/schema.js instead of a copy of
 // its own: one ValidationError class, so `instanceof` holds whichever entry a site imported it from.
@@ -62,6 +76,7 @@ writeFileSync("dist/stub.js", `${stub}\n`);
 const digest = (algorithm, text) => `${algorithm}-${createHash(algorithm).update(text).digest("base64")}`;
 const integrity = {
   "reftrack.js": digest("sha384", readFileSync("dist/reftrack.js")),
+  [fullFile]: fullIntegrity,
   "stub.js": digest("sha384", readFileSync("dist/stub.js")),
   inlineStubCsp: `'${digest("sha256", stub)}'`,
 };

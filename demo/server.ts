@@ -5,7 +5,7 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from "fastify";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -95,7 +95,10 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Fast
       });
       // events.html is served below, with the read token in it: never as a plain file.
       site.register(fastifyStatic, { root: resolve(options.siteDir), extensions: ["html"], allowedPath: (path) => path !== "/events.html" && path !== "/events" });
-      site.get("/reftrack.js", (_request, reply) => reply.sendFile("reftrack.js", resolve(options.distDir)));
+      // reftrack.js, and the full tracker it loads beside it, named by its content.
+      for (const file of readdirSync(resolve(options.distDir)).filter((name) => /^reftrack(\.[0-9a-f]{12})?\.js$/.test(name))) {
+        site.get(`/${file}`, (_request, reply) => reply.sendFile(file, resolve(options.distDir)));
+      }
       site.get("/events.html", async (request, reply) => {
         reply.header("Cache-Control", "no-store");
         // The Host header is the client's to write: the connection must come from this machine too.

@@ -1,4 +1,4 @@
-// Entry of dist/reftrack.js, the IIFE bundle the script tag loads.
-import { installGlobal } from "./loader.js";
+// Entry of dist/reftrack.js, the file the script tag loads: the first file of two (landing.ts says why).
+import { land } from "./landing.js";
 
-installGlobal(window, document.currentScript);
+land(window, document.currentScript);

@@ -6,6 +6,8 @@ import { errorMessage } from "./storage.js";
 import { createTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
 import { failedTracker } from "./inert.js";
+import type { Handoff } from "./handoff.js";
+import { REPLAY, type Replay } from "./tracker.js";
 
 type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
 const METHODS: readonly Method[] = ["track", "identify", "flush", "reset", "referral", "consent"];
@@ -25,21 +27,22 @@ const DESTINATION = Symbol.for("reftrack.destination");
  * Starts reftrack from its script element. Never throws: a page must not break because its tracker could not start.
  * Even then every method is installed, and rejects with the reason, so the page's calls neither throw nor vanish.
  */
-export function installGlobal(win: StubbedWindow, script: Element | null): void {
+export function installGlobal(win: StubbedWindow, script: Element | null, landing?: Handoff): void {
   const existing = win.reftrack as ({ q?: unknown; version?: unknown } & Record<symbol, unknown>) | undefined;
   const options = script ? optionsFromAttributes((name) => script.getAttribute(name)) : {};
   const debug = options.debug === "true" || options.debug === "";
-  if (existing && typeof existing.version === "string") {
+  if (existing && typeof existing.version === "string" && !landing) {
     const first = String(existing[DESTINATION] ?? "none");
     console.warn(`[reftrack] a second reftrack.js (${destinationOf(options)}) was ignored; the first (${first}) stays in charge. Remove one of the script tags.`);
     return;
   }
-  const queue = existing && Array.isArray(existing.q) ? (existing.q as ArrayLike<unknown>[]) : [];
+  const queue = existing && Array.isArray(existing.q) && !landing ? (existing.q as ArrayLike<unknown>[]) : [];
   let tracker: Tracker<SchemaDocument>;
   let failure: Error | null = null;
   try {
     if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag, not from another script");
-    tracker = createTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof createTracker>[0]) as unknown as Tracker<SchemaDocument>;
+    const edges = landing ? { captured: landing.captured } : {};
+    tracker = createTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof createTracker>[0], edges) as unknown as Tracker<SchemaDocument>;
   } catch (error) {
     failure = new Error(`reftrack did not start: ${errorMessage(error)}`);
     console.error(`[reftrack] ${failure.message}`);
@@ -49,6 +52,23 @@ export function installGlobal(win: StubbedWindow, script: Element | null): void 
   Object.defineProperty(api, DESTINATION, { value: destinationOf(options) });
   win.reftrack = api;
   for (const args of queue) api(...(Array.from(args) as [string, ...unknown[]]));
+  if (landing) replayLanding(landing, tracker, api, failure);
+}
+
+/**
+ * What the first file held, in the order it was made: calls through the API, events with the id, time and page they
+ * were made with. Each outcome settles the promise the page was given, and frees the command from storage.
+ */
+function replayLanding(landing: Handoff, tracker: Tracker<SchemaDocument>, api: GlobalReftrack, failure: Error | null): void {
+  const { pending, settle } = landing.takeOver();
+  const replay = (tracker as unknown as Record<symbol, Replay | undefined>)[REPLAY];
+  for (const entry of pending) {
+    const outcome = entry.kind === "call" ? api(entry.command, ...entry.args) : replay ? replay(entry) : Promise.reject(failure);
+    const settled = outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+    // Events the page never awaited (an element, a command of an earlier page) are reported like any other.
+    if (entry.kind !== "call") settled.catch((error: Error) => ((error instanceof ConsentError) || error === failure ? undefined : warn(error)));
+    settle(entry.id, settled);
+  }
 }
 
 const destinationOf = (options: Record<string, unknown>) =>

@@ -60,6 +60,8 @@ export interface SenderOptions {
   clearTimeout: (handle: unknown) => void;
   onError: (error: Error) => void;
   log: (message: string, detail?: unknown) => void;
+  /** Told when the outbox gains events (true) and when a drain finds it empty (false). */
+  onBacklog?: (waiting: boolean) => void;
 }
 
 const keyId = (key: OutboxKey) => `${key[0]}:${key[1]}:${key[2]}`;
@@ -121,6 +123,7 @@ export function createSender(options: SenderOptions): Sender {
     const entries = unwritten;
     unwritten = [];
     await outbox.add(entries);
+    options.onBacklog?.(true);
     writtenSinceFlush += entries.length;
     if (writtenSinceFlush >= options.batchSize) void sender.flush().catch(options.onError);
     else schedule(options.flushMs);
@@ -146,7 +149,7 @@ export function createSender(options: SenderOptions): Sender {
       const wait = Math.max(serverWait(), networkRetryAt - options.now(), paced());
       if (wait > 0) return schedule(wait);
       const peeked = await outbox.peek(size);
-      if (peeked.length === 0) return;
+      if (peeked.length === 0) return options.onBacklog?.(false);
       const unreadable = peeked.filter((entry) => !isWireEvent(entry.event));
       if (unreadable.length > 0) {
         await settle(unreadable);

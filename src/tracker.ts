@@ -1,7 +1,7 @@
 // The tracker: referral, identity, schema, consent and delivery composed behind the methods of CONTRACT sections 2 and 3.
 // Every browser edge (window, fetch, storage, clock, ids) can be passed in, so the whole of it runs in unit tests.
 import { watchElements, type ElementAction } from "./elements.js";
-import { buildEvent, pageContext, type WireEvent } from "./event.js";
+import { buildEvent, pageContext, type PageContext, type WireEvent } from "./event.js";
 import { anonymousCustomer, checkCustomer, randomId, type Customer } from "./identity.js";
 import { resolveSettings, type TrackerOptions } from "./options.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, watchNavigation, withoutParam, type Referral } from "./referral.js";
@@ -17,6 +17,7 @@ import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestinatio
 import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
+import { BACKLOG_KEY, type Pending } from "./handoff.js";
 import { serverSideTracker } from "./inert.js";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -49,7 +50,20 @@ export interface TrackerEdges {
   now: () => number;
   newId: () => string;
   random: () => number;
+  /** The referral the first file captured from the landing URL (see landing.ts); the tracker captures it itself otherwise. */
+  captured: Referral | null;
 }
+
+/** When and where a command was made, for one the first file held until the tracker arrived. */
+export interface Recorded {
+  id: string;
+  at: number;
+  page: PageContext;
+}
+
+/** Builds the event of a command the first file held, with the id, time and page it was made with. */
+export const REPLAY = Symbol.for("reftrack.replay");
+export type Replay = (entry: Pending) => Promise<unknown>;
 
 /**
  * The outbox, its lock and its shared backoff belong to one destination: events queued for one endpoint must never
@@ -106,6 +120,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const secure = win.location.protocol === "https:";
   const cookieScope: CookieScope = { domain: settings.cookieDomain, secure };
   const sendStateKey = scoped("reftrack:send", destination);
+  const backlog = webStorageCell(() => win.localStorage, BACKLOG_KEY, null, (value): value is true | null => value === true || value === null);
   const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
   let consent = initialConsent(settings, consentChoice.read(), win.navigator as PrivacySignals);
   const persistentStore = once(() => edges.store ?? browserStore("reftrack", "state", storageFailed));
@@ -130,6 +145,8 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     clearTimeout: (handle) => win.clearTimeout(handle as number),
     onError: report,
     log,
+    // The next page's first file loads the tracker at once while something waits here; not while nothing does.
+    onBacklog: (waiting) => consent === "granted" && backlog.write(waiting || null),
   });
 
   let checker: EventChecker = schemaless;
@@ -261,7 +278,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   win.addEventListener("storage", onStorage);
 
   // The landing URL is read now, before anything (our own URL cleaning included) can change it.
-  const landing = consent === "denied" ? null : capture();
+  const landing = consent === "denied" ? null : edges.captured !== undefined ? edges.captured : capture();
   if (consent !== "denied") view = cookieReferral();
   anticipate(landing);
   const ready = Promise.all([loadChecker(options.schema, fetch, report), loadState()])
@@ -283,21 +300,21 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 
   // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
   // of one tick reach the outbox together, in one transaction.
-  const enqueue = (name: unknown, metadata: unknown, convert: boolean): Promise<{ id: string }> =>
+  const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded): Promise<{ id: string }> =>
     inOrder(async () => {
       if (consent === "denied") throw new ConsentError();
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
       if (!checked.ok) throw new ValidationError(`Event ${JSON.stringify(name)} rejected`, checked.issues);
-      const timestamp = now();
+      const timestamp = recorded?.at ?? now();
       const event = buildEvent({
-        id: newId(),
+        id: recorded?.id ?? newId(),
         name: name as string,
         metadata: checked.metadata,
         now: timestamp,
         anonymousId,
         customer: customer ?? anonymousCustomer(anonymousId),
         referral: isLive(referral, timestamp) ? referral : null,
-        page: pageContext(win.document, keep, codes),
+        page: recorded?.page ?? pageContext(win.document, keep, codes),
         version: __REFTRACK_VERSION__,
       });
       // The JSON text is both the size check and a snapshot: changing metadata after track() changes nothing queued.
@@ -325,14 +342,15 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     });
 
   // A form that names its customer: if that customer is invalid, the event is not sent as somebody else's.
-  const onElement = (action: ElementAction) => {
+  const elementEvent = (action: ElementAction, recorded?: Recorded): Promise<unknown> => {
     if (action.customer && !action.customer.source_id) {
       const field = `${settings.attrPrefix}-field`;
-      return report(new ValidationError(`Form "${action.name}"`, [{ path: "customer.source_id", message: `is empty: a form with ${settings.attrPrefix}-identify names its customer through fields marked ${field}="email" (or ${field}="source_id"); mark the email input, and fill it` }]));
+      return Promise.reject(new ValidationError(`Form "${action.name}"`, [{ path: "customer.source_id", message: `is empty: a form with ${settings.attrPrefix}-identify names its customer through fields marked ${field}="email" (or ${field}="source_id"); mark the email input, and fill it` }]));
     }
     const identified = action.customer ? identify(action.customer) : Promise.resolve();
-    identified.then(() => enqueue(action.name, action.metadata, true)).catch(reportUnlessDeclined);
+    return identified.then(() => enqueue(action.name, action.metadata, true, recorded));
   };
+  const onElement = (action: ElementAction) => void elementEvent(action).catch(reportUnlessDeclined);
 
   // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
   const onExit = (event: Event) => {
@@ -357,7 +375,13 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
       .catch(report);
   });
 
-  return {
+  const replay: Replay = (entry) => {
+    if (entry.kind === "track") return enqueue(entry.name, entry.metadata, false, entry);
+    if (entry.kind === "element") return elementEvent(entry.action, entry);
+    return Promise.reject(new Error(`not an event: ${entry.command}`));
+  };
+
+  const tracker: Tracker<S> = {
     track: (name, ...metadata) => enqueue(name, metadata[0], false),
     identify,
     // Waits for earlier commands, but later ones never wait for the network.
@@ -382,6 +406,9 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
       win.removeEventListener("storage", onStorage);
     },
   };
+  // Not a method of the API: the second file uses it to replay what the first file held.
+  Object.defineProperty(tracker, REPLAY, { value: replay });
+  return tracker;
 }
 
 const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {

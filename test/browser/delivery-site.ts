@@ -15,6 +15,8 @@ export interface Collector {
   url: string;
   /** Every id received, in order, duplicates included. */
   ids: string[];
+  /** Every event delivered, as received. */
+  events: { id: string; event: string; timestamp: string; metadata: Record<string, unknown>; context: { page: { url: string } } }[];
   /** Arrival time of each request, and how many events it carried. */
   requests: { at: number; count: number; bytes: number }[];
   maxInFlight: number;
@@ -51,6 +53,7 @@ export async function startCollector(): Promise<Collector> {
   const collector: Collector = {
     url: "",
     ids: [],
+    events: [],
     requests: [],
     maxInFlight: 0,
     answers: [],
@@ -78,9 +81,12 @@ export async function startCollector(): Promise<Collector> {
       const body = await readBody(request);
       if (collector.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, collector.delayMs));
       const answer = collector.answers.shift() ?? { status: 200 };
-      const batch = (JSON.parse(body) as { batch: { id: string }[] }).batch;
+      const batch = (JSON.parse(body) as { batch: Collector["events"] }).batch;
       collector.requests.push({ at: Date.now(), count: batch.length, bytes: Buffer.byteLength(body) });
-      if (answer.status >= 200 && answer.status < 300) collector.ids.push(...batch.map((event) => event.id));
+      if (answer.status >= 200 && answer.status < 300) {
+        collector.ids.push(...batch.map((event) => event.id));
+        collector.events.push(...batch);
+      }
       response.writeHead(answer.status, answer.retryAfter ? { "Retry-After": answer.retryAfter } : {}).end("{}");
     } finally {
       inFlight--;
@@ -104,27 +110,39 @@ export interface SiteOptions {
   stub?: "inline" | "file";
   /** Extra markup in the page's head (an inline schema, say). */
   head?: string;
+  /** Extra markup at the end of page.html's body (a tracked form, say). */
+  body?: string;
+  /** A nonce on every script tag of the page (the CSP then names it). */
+  nonce?: string;
+  /** How long the schema URL takes to answer. */
+  schemaDelayMs?: number;
 }
+
+/** reftrack.js, and the full tracker it loads beside it (reftrack.<content hash>.js). */
+export const BUNDLE = /^\/reftrack(\.[0-9a-f]{12})?\.js$/;
 
 /** Pages with the script tag of CONTRACT section 2 and the given attributes; `/page.html` and `/other.html`. */
 export async function startSite(attributes: Record<string, string>, options: SiteOptions = {}): Promise<Site> {
-  const bundle = readFileSync("dist/reftrack.js");
   const stubFile = readFileSync("dist/stub.js");
   const tag = Object.entries(attributes)
     .map(([name, value]) => `${name}="${value}"`)
     .join(" ");
-  const stub = options.stub === "file" ? `<script src="/stub.js"></script>` : `<script>${stubFile.toString().trim()}</script>`;
+  const nonce = options.nonce ? ` nonce="${options.nonce}"` : "";
+  const stub = options.stub === "file" ? `<script${nonce} src="/stub.js"></script>` : `<script${nonce}>${stubFile.toString().trim()}</script>`;
   const page = (title: string, body: string) => `<!doctype html><html><head><title>${title}</title><link rel="icon" href="/favicon.ico">
 ${options.head ?? ""}${stub}
-<script async src="/reftrack.js" ${tag}></script></head><body>${body}</body></html>`;
+<script${nonce} async src="/reftrack.js" ${tag}></script></head><body>${body}</body></html>`;
   const headers = (type: string) => ({ "Content-Type": type, ...(options.csp ? { "Content-Security-Policy": options.csp } : {}) });
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://x").pathname;
-    if (path === "/reftrack.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(bundle);
+    if (BUNDLE.test(path)) return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(readFileSync(`dist${path}`));
     if (path === "/stub.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(stubFile);
     if (path === "/favicon.ico") return void response.writeHead(204).end();
-    if (path === "/events.schema.json") return void response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ events: { left_page: {}, e: { additional_properties: true }, csp_event: { properties: { n: { type: "number" } } } } }));
-    if (path === "/page.html") return void response.writeHead(200, headers("text/html")).end(page("page", `<a id="away" href="/other.html" data-track="left_page">Away</a><button id="button" data-track="csp_event" data-track-n="7">Go</button>`));
+    if (path === "/events.schema.json") {
+      const schema = { events: { left_page: {}, e: { additional_properties: true }, csp_event: { properties: { n: { type: "number" } } }, joined: { properties: { plan: { type: "string", enum: ["free", "pro"], required: true } } } } };
+      return void setTimeout(() => response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(schema)), options.schemaDelayMs ?? 0);
+    }
+    if (path === "/page.html") return void response.writeHead(200, headers("text/html")).end(page("page", `<a id="away" href="/other.html" data-track="left_page">Away</a><button id="button" data-track="csp_event" data-track-n="7">Go</button>${options.body ?? ""}`));
     if (path === "/other.html") return void response.writeHead(200, headers("text/html")).end(page("other", "<p>other</p>"));
     response.writeHead(404).end();
   });

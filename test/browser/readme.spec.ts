@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCollectorProcess, type CollectorProcess } from "../collector/process.js";
+import { BUNDLE } from "./delivery-site.js";
 
 /** The code block that follows `<!-- example: NAME -->` in the README, without the list item's indentation. */
 function example(readme: string, name: string): string {
@@ -43,7 +44,7 @@ test.beforeAll(async () => {
       });
       return;
     }
-    if (path === "/reftrack.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(readFileSync("dist/reftrack.js"));
+    if (BUNDLE.test(path ?? "")) return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(readFileSync(`dist${path}`));
     if (path === "/events.schema.json") return void response.writeHead(200, { "Content-Type": "application/json" }).end(schema);
     if (path === "/favicon.ico") return void response.writeHead(204).end();
     const scriptTag = example(README, "script-tag").replace("https://collect.example.com/v1/batch", `${collector.url}/v1/batch`);

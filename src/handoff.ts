@@ -1,0 +1,34 @@
+// What the small first file (landing.ts) hands to the full tracker (full.ts) when a page first tracks: its script
+// element, the referral it captured, and every command made meanwhile. Both files are built from these definitions.
+import type { ElementAction } from "./elements.js";
+import type { PageContext } from "./event.js";
+import type { Referral } from "./referral.js";
+
+/** The handoff hangs on `window.reftrack` under this symbol: no other global, and any copy of the code finds it. */
+export const HANDOFF = Symbol.for("reftrack.handoff");
+
+/** Commands kept across a navigation, so that one made just before the page went away is not lost. */
+export const PENDING_KEY = "reftrack:pending";
+/** Set by the tracker while its outbox holds events: the next page loads the tracker at once to send them. */
+export const BACKLOG_KEY = "reftrack:backlog";
+
+/**
+ * A command made before the tracker was there. A tracked event keeps its id, time and page from the moment it was
+ * made, so the event the tracker builds later is the one the page asked for, and a replay after a reload is a
+ * duplicate the endpoint drops by id.
+ */
+export type Pending =
+  | { kind: "track"; id: string; at: number; page: PageContext; name: unknown; metadata: unknown }
+  | { kind: "element"; id: string; at: number; page: PageContext; action: ElementAction }
+  | { kind: "call"; id: string; command: string; args: unknown[] };
+
+export interface Handoff {
+  script: Element;
+  /** The referral the first file captured from the landing URL (the URL may have changed since: clean-url). */
+  captured: Referral | null;
+  /** Called by the tracker once it stands: the first file stops its listeners and returns what was queued. */
+  takeOver(): { pending: Pending[]; settle: (id: string, outcome: Promise<unknown>) => void };
+}
+
+export const isPending = (value: unknown): value is Pending =>
+  typeof value === "object" && value !== null && typeof (value as Pending).id === "string" && ["track", "element", "call"].includes((value as Pending).kind);

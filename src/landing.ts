@@ -1,0 +1,247 @@
+// dist/reftrack.js: what every page view runs. It captures and stores the referral, keeps the referral form field
+// current, and holds every command and tracked interaction, synchronously, until the full tracker (a second file,
+// pinned by its sha384) arrives. That file is fetched only when the page first tracks, or when an earlier page left
+// something to send: a visitor who only looks downloads and runs this file alone.
+import { createStore, get, set } from "idb-keyval";
+import { CONSENT_KEY, initialConsent, isConsentChoice, type ConsentState } from "./consent.js";
+import { readReferralCookie, referralCookie } from "./cookie.js";
+import { clickAction, submitAction } from "./elements.js";
+import { pageContext } from "./event.js";
+import { fillReferralFields, watchReferralForms } from "./form-referral.js";
+import { BACKLOG_KEY, HANDOFF, isPending, PENDING_KEY, type Handoff, type Pending } from "./handoff.js";
+import { randomId } from "./ids.js";
+import { scrubUrl } from "./page-url.js";
+import { chooseReferral, findReferralCode, isLive, newReferral, REFERRAL_PARAM, watchNavigation, withoutParam, type Referral } from "./referral.js";
+
+interface LandingWindow extends Window {
+  reftrack?: unknown;
+}
+
+type Deferred = { resolve: (value: unknown) => void; reject: (reason: unknown) => void };
+
+/** The settings this file needs, read plainly; the tracker reads every attribute again and reports bad values. */
+function readSettings(script: Element) {
+  const attr = (name: string) => script.getAttribute(`data-${name}`);
+  const flag = (name: string, fallback: boolean) => ({ "": true, true: true, false: false })[attr(name) ?? "?"] ?? fallback;
+  const list = (name: string, fallback: string[]) => {
+    const items = (attr(name) ?? "").split(",").map((item) => item.trim()).filter((item) => REFERRAL_PARAM.test(item));
+    return items.length > 0 ? items : fallback;
+  };
+  const days = Number(attr("attribution-days") ?? 30);
+  const prefix = attr("attr-prefix") ?? "";
+  const consent = attr("consent");
+  return {
+    params: list("referral-params", ["ref", "referral", "referral_code", "via"]),
+    keep: list("keep-params", []),
+    attribution: attr("attribution") === "first" ? ("first" as const) : ("last" as const),
+    days: days >= 0.001 && days <= 3650 ? days : 30,
+    cleanUrl: flag("clean-url", false),
+    cookie: flag("referral-cookie", true),
+    cookieDomain: attr("cookie-domain") ?? undefined,
+    prefix: /^data-[a-z0-9]+(-[a-z0-9]+)*$/.test(prefix) ? prefix : "data-track",
+    // Anything but a clear "not-required" where the attribute is set counts as required, as the tracker does.
+    consent: consent === null || consent === "not-required" ? ("not-required" as const) : ("required" as const),
+    respectGpc: flag("respect-gpc", true),
+  };
+}
+
+/** Web Storage that never throws: blocked storage holds nothing. */
+const storage = (win: Window) => ({
+  read(key: string): unknown {
+    try {
+      return JSON.parse(win.localStorage.getItem(key) ?? "null");
+    } catch {
+      return null;
+    }
+  },
+  write(key: string, value: unknown): boolean {
+    try {
+      if (value === null) win.localStorage.removeItem(key);
+      else win.localStorage.setItem(key, JSON.stringify(value));
+      return true;
+    } catch {
+      return false; // blocked or full: the command lives in memory, for this page
+    }
+  },
+});
+
+export function land(win: LandingWindow, script: Element | null): void {
+  try {
+    if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag");
+    const existing = win.reftrack as { q?: unknown; version?: unknown } | undefined;
+    if (existing && typeof existing.version === "string") {
+      console.warn(`[reftrack] a second reftrack.js (data-endpoint="${script.getAttribute("data-endpoint")}") was ignored; the first stays in charge. Remove one of the script tags.`);
+      return;
+    }
+    const stub = existing && Array.isArray(existing.q) ? (existing.q as ArrayLike<unknown>[]) : [];
+    win.reftrack = startLanding(win, script, stub);
+  } catch (error) {
+    console.error(`[reftrack] did not start: ${(error as Error).message}`);
+  }
+}
+
+function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unknown>[]) {
+  const settings = readSettings(script);
+  const doc = win.document;
+  const kept = storage(win);
+  const choice = kept.read(CONSENT_KEY);
+  const consent: ConsentState = initialConsent(settings, isConsentChoice(choice) ? choice : null, win.navigator);
+  const granted = consent === "granted";
+  const now = () => Date.now();
+  const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
+
+  const capture = (): Referral | null => {
+    if (consent === "denied") return null;
+    const href = win.location.href;
+    const found = findReferralCode(href, settings.params);
+    if (!found.found) return null;
+    if (settings.cleanUrl) win.history.replaceState(win.history.state, "", withoutParam(href, found.param));
+    return newReferral(found.code, found.param, scrubUrl(href, settings.keep, settings.params), now(), settings.days);
+  };
+  const cookieReferral = () => (settings.cookie ? readReferralCookie(doc.cookie, now(), settings.days) : null);
+  let view = consent === "denied" ? null : cookieReferral();
+  const code = () => (granted && isLive(view, now()) ? view.code : "");
+
+  /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB as soon as it answers. */
+  const keep = (captured: Referral | null) => {
+    view = chooseReferral(view, captured, settings.attribution, now());
+    fillReferralFields(doc, settings.prefix, code(), () => undefined);
+    if (!granted || !captured) return;
+    if (settings.cookie && view) doc.cookie = referralCookie(view, scope, now());
+    const state = createStore("reftrack", "state");
+    void get<Referral>("referral", state)
+      .then((stored) => {
+        const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
+        return chosen && chosen !== stored ? set("referral", chosen, state) : undefined;
+      })
+      .catch(() => undefined); // IndexedDB blocked: the cookie holds it, and the tracker will say so
+  };
+  const captured = capture();
+  keep(captured);
+
+  // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed.
+  const queue: Pending[] = granted ? asPendingList(kept.read(PENDING_KEY)) : [];
+  const waiting = new Map<string, Deferred>();
+  // Read, add, write: another tab of the site may have added its own since.
+  const persisted = new Set<string>();
+  const persist = (entry: Pending) => {
+    if (granted && kept.write(PENDING_KEY, [...asPendingList(kept.read(PENDING_KEY)), entry])) persisted.add(entry.id);
+  };
+  const record = (entry: Pending): Promise<unknown> => {
+    queue.push(entry);
+    persist(entry);
+    load();
+    const promise = new Promise((resolve, reject) => waiting.set(entry.id, { resolve, reject }));
+    // Queued one-line calls rarely handle rejections: the tracker reports them; none may go unhandled here.
+    promise.catch(() => undefined);
+    return promise;
+  };
+  const id = () => randomId(win.crypto);
+  const page = () => pageContext(doc, settings.keep, settings.params);
+
+  let loading = false;
+  const load = () => {
+    if (loading) return;
+    loading = true;
+    const full = doc.createElement("script");
+    full.src = new URL(__REFTRACK_FULL_FILE__, (script as HTMLScriptElement).src || win.location.href).href;
+    full.integrity = __REFTRACK_FULL_INTEGRITY__;
+    full.crossOrigin = "anonymous";
+    full.async = true;
+    // Under a nonce-based Content-Security-Policy the second file needs this file's nonce; 'strict-dynamic' trusts it.
+    full.nonce = (script as HTMLScriptElement).nonce ?? "";
+    full.onerror = () => {
+      full.remove();
+      loading = false;
+      // Offline, say. What is kept in storage is queued for good: it resolves, and is checked once the tracker is
+      // here (a failed check then reaches onError). What only memory holds cannot be promised.
+      const error = new Error(`reftrack could not load ${full.src}: it tries again when the browser is back online`);
+      console.warn(`[reftrack] ${error.message}`);
+      for (const [entry, deferred] of waiting) {
+        const made = queue.find((item) => item.id === entry);
+        if (persisted.has(entry)) deferred.resolve(made?.kind === "call" ? undefined : { id: entry });
+        else deferred.reject(error);
+      }
+      waiting.clear();
+      win.addEventListener("online", load, { once: true });
+    };
+    doc.head.append(full);
+  };
+
+  // A tracked element about to be used: fetch the tracker now, so it is there by the click.
+  const prefetch = (event: Event) => {
+    const target = event.target as Element | null;
+    if (typeof target?.closest === "function" && target.closest(`[${settings.prefix}]`)) load();
+  };
+  const onClick = (event: Event) => {
+    const action = clickAction(event.target, settings.prefix);
+    if (action) void record({ kind: "element", id: id(), at: now(), page: page(), action });
+  };
+  const onSubmit = (event: Event) => {
+    const action = submitAction(event.target, settings.prefix, () => undefined);
+    if (action) void record({ kind: "element", id: id(), at: now(), page: page(), action });
+  };
+  const listeners: [string, (event: Event) => void][] = [["pointerdown", prefetch], ["focusin", prefetch], ["click", onClick], ["submit", onSubmit]];
+  for (const [type, listener] of listeners) doc.addEventListener(type, listener, true);
+  const stopForms = watchReferralForms(doc, settings.prefix, code, () => undefined, () => undefined);
+  const stopNavigation = watchNavigation(win, () => keep(capture()));
+
+  // Once the tracker stands, a page that kept a reference to this API talks to the tracker's.
+  let handedOver = false;
+  const call = (command: unknown, args: unknown[]): unknown => {
+    if (handedOver) return (win.reftrack as (command: unknown, ...args: unknown[]) => unknown)(command, ...args);
+    if (command === "referral") return isLive(view, now()) ? { ...view } : null;
+    if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: snapshot(args[1]) });
+    if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), command, args: args.map(snapshot) });
+    console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: track, identify, flush, reset, referral, consent)`);
+    return undefined;
+  };
+  const api = Object.assign((command: unknown, ...args: unknown[]) => call(command, args), {
+    version: __REFTRACK_VERSION__,
+    track: (...args: unknown[]) => call("track", args),
+    identify: (...args: unknown[]) => call("identify", args),
+    flush: (...args: unknown[]) => call("flush", args),
+    reset: (...args: unknown[]) => call("reset", args),
+    consent: (...args: unknown[]) => call("consent", args),
+    referral: () => call("referral", []),
+  });
+  const handoff: Handoff = {
+    script,
+    captured,
+    takeOver() {
+      handedOver = true;
+      for (const [type, listener] of listeners) doc.removeEventListener(type, listener, true);
+      stopForms();
+      stopNavigation();
+      const pending = queue.splice(0);
+      return {
+        pending,
+        settle(entry, outcome) {
+          const deferred = waiting.get(entry);
+          waiting.delete(entry);
+          void outcome.then(deferred?.resolve, deferred?.reject).finally(() => {
+            // Done with it, this page or another: no later page replays it.
+            const left = asPendingList(kept.read(PENDING_KEY)).filter((item) => item.id !== entry);
+            if (granted) kept.write(PENDING_KEY, left.length > 0 ? left : null);
+          });
+        },
+      };
+    },
+  };
+  Object.defineProperty(api, HANDOFF, { value: handoff });
+  for (const args of stub) call(Array.from(args)[0], Array.from(args).slice(1));
+  // What an earlier page left (commands, or events in the outbox) goes out now.
+  if (queue.length > 0 || (granted && kept.read(BACKLOG_KEY) === true)) load();
+  return api;
+}
+
+const asPendingList = (value: unknown): Pending[] => (Array.isArray(value) ? value.filter(isPending) : []);
+
+/** A JSON copy: what the page passes may change after the call, and must survive a navigation. */
+function snapshot(value: unknown): unknown {
+  try {
+    return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
+  } catch {
+    return value; // not JSON: the tracker's checks say why
+  }
+}
