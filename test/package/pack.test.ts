@@ -96,6 +96,8 @@ const RELATIVE = [
   /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g,
   /\bimport\s*["'](\.{1,2}\/[^"']+)["']/g,
   /\bnew URL\(\s*["'](\.{1,2}\/[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g,
+  // dist/reftrack.js loads the full tracker from beside itself, by its content-hashed name.
+  /["'](reftrack\.[0-9a-f]{12}\.js)["']/g,
 ];
 
 /** The entries and every file they reach through relative imports, in the tarball or not (a missing one is listed). */
@@ -124,8 +126,9 @@ const BARE = [/\bfrom\s*["']([^"'./][^"']*)["']/g, /\bimport\s*\(\s*["']([^"'./]
 function importedPackages(tarball: Tarball): string[] {
   const names = new Set<string>();
   for (const [path, contents] of tarball.files) {
-    // dist/reftrack.js is a self-contained IIFE: it imports nothing, and its minified text has no statements to scan.
-    if (!path.endsWith(".js") || path === "dist/reftrack.js") continue;
+    // dist/reftrack.js and the tracker it loads are self-contained IIFEs: they import nothing, and their minified text
+    // has no statements to scan.
+    if (!path.endsWith(".js") || /^dist\/reftrack(\.[0-9a-f]{12})?\.js$/.test(path)) continue;
     for (const pattern of BARE) {
       for (const [, specifier] of contents.toString("utf8").matchAll(pattern)) {
         if (specifier === undefined || specifier.startsWith("node:")) continue;
