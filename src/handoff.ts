@@ -26,9 +26,25 @@ export interface Handoff {
   script: Element;
   /** The referral the first file captured from the landing URL (the URL may have changed since: clean-url). */
   captured: Referral | null;
-  /** Called by the tracker once it stands: the first file stops its listeners and returns what was queued. */
-  takeOver(): { pending: Pending[]; settle: (id: string, outcome: Promise<unknown>) => void };
+  /**
+   * Called by the tracker once it stands, with its API: the first file stops its listeners, forwards later calls to
+   * `tracker`, and returns what was queued.
+   */
+  takeOver(tracker: (command: unknown, ...args: unknown[]) => unknown): { pending: Pending[]; settle: (id: string, outcome: Promise<unknown>) => void };
 }
 
-export const isPending = (value: unknown): value is Pending =>
-  typeof value === "object" && value !== null && typeof (value as Pending).id === "string" && ["track", "element", "call"].includes((value as Pending).kind);
+const COMMANDS = ["identify", "flush", "reset", "consent"];
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isPage = (value: unknown) => isObject(value) && ["url", "path", "referrer", "title"].every((key) => typeof value[key] === "string");
+
+/**
+ * An entry read back from storage, field by field: the visitor (or any script of the site) can write there, and an
+ * entry of the wrong shape must be dropped, never replayed into an error that stops the ones after it.
+ */
+export function isPending(value: unknown): value is Pending {
+  if (!isObject(value) || typeof value.id !== "string") return false;
+  if (value.kind === "call") return typeof value.command === "string" && COMMANDS.includes(value.command) && Array.isArray(value.args);
+  if (!(typeof value.at === "number" && Number.isFinite(value.at) && isPage(value.page))) return false;
+  if (value.kind === "track") return "name" in value;
+  return value.kind === "element" && isObject(value.action) && typeof value.action.name === "string" && isObject(value.action.metadata);
+}

@@ -4,7 +4,7 @@
 // something to send: a visitor who only looks downloads and runs this file alone.
 import { createStore, get, set } from "idb-keyval";
 import { CONSENT_KEY, initialConsent, isConsentChoice, type ConsentState } from "./consent.js";
-import { readReferralCookie, referralCookie } from "./cookie.js";
+import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
@@ -85,8 +85,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const doc = win.document;
   const kept = storage(win);
   const choice = kept.read(CONSENT_KEY);
-  const consent: ConsentState = initialConsent(settings, isConsentChoice(choice) ? choice : null, win.navigator);
-  const granted = consent === "granted";
+  let consent: ConsentState = initialConsent(settings, isConsentChoice(choice) ? choice : null, win.navigator);
+  const isGranted = () => consent === "granted";
   const now = () => Date.now();
   const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
 
@@ -100,13 +100,14 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   };
   const cookieReferral = () => (settings.cookie ? readReferralCookie(doc.cookie, now(), settings.days) : null);
   let view = consent === "denied" ? null : cookieReferral();
-  const code = () => (granted && isLive(view, now()) ? view.code : "");
+  const code = () => (isGranted() && isLive(view, now()) ? view.code : "");
 
   /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB as soon as it answers. */
   const keep = (captured: Referral | null) => {
     view = chooseReferral(view, captured, settings.attribution, now());
     fillReferralFields(doc, settings.prefix, code(), () => undefined);
-    if (!granted || !captured) return;
+    if (captured) latest = captured;
+    if (!isGranted() || !captured) return;
     if (settings.cookie && view) doc.cookie = referralCookie(view, scope, now());
     const state = createStore("reftrack", "state");
     void get<Referral>("referral", state)
@@ -116,16 +117,21 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
       })
       .catch(() => undefined); // IndexedDB blocked: the cookie holds it, and the tracker will say so
   };
-  const captured = capture();
-  keep(captured);
+  /** The newest capture, landing URL or SPA navigation: what the tracker adopts when it arrives. */
+  let latest: Referral | null = null;
+  keep(capture());
 
-  // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed.
-  const queue: Pending[] = granted ? asPendingList(kept.read(PENDING_KEY)) : [];
+  // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
+  // per destination, as the outbox is: what was made for one endpoint never goes to another.
+  const pendingKey = `${PENDING_KEY}:${script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? ""}`;
+  const stored = () => asPendingList(kept.read(pendingKey));
+  const queue: Pending[] = isGranted() ? stored() : [];
   const waiting = new Map<string, Deferred>();
-  // Read, add, write: another tab of the site may have added its own since.
   const persisted = new Set<string>();
+  // Read, add, write: another tab of the site may have added its own since. Bounded: a tracker that can never load
+  // (blocked by an extension, say) must not grow the list without end; the oldest go first.
   const persist = (entry: Pending) => {
-    if (granted && kept.write(PENDING_KEY, [...asPendingList(kept.read(PENDING_KEY)), entry])) persisted.add(entry.id);
+    if (isGranted() && kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) persisted.add(entry.id);
   };
   const record = (entry: Pending): Promise<unknown> => {
     queue.push(entry);
@@ -143,8 +149,27 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const load = () => {
     if (loading) return;
     loading = true;
+    // Whatever the page's policies refuse (Trusted Types, say), nothing is thrown at the page: the commands wait.
+    try {
+      fetchTracker();
+    } catch (error) {
+      loading = false;
+      console.warn(`[reftrack] could not load the tracker (${(error as Error).message}); what was tracked waits for a page where it loads`);
+      settleUnloaded(error as Error);
+    }
+  };
+  /** Kept in storage: queued for good, it resolves, and is checked once the tracker is here. Memory only: refused. */
+  const settleUnloaded = (error: Error) => {
+    for (const [entry, deferred] of waiting) {
+      const made = queue.find((item) => item.id === entry);
+      if (persisted.has(entry)) deferred.resolve(made?.kind === "call" ? undefined : { id: entry });
+      else deferred.reject(error);
+    }
+    waiting.clear();
+  };
+  const fetchTracker = () => {
     const full = doc.createElement("script");
-    full.src = new URL(__REFTRACK_FULL_FILE__, (script as HTMLScriptElement).src || win.location.href).href;
+    full.src = trustedUrl(win, new URL(__REFTRACK_FULL_FILE__, (script as HTMLScriptElement).src || win.location.href).href) as string;
     full.integrity = __REFTRACK_FULL_INTEGRITY__;
     full.crossOrigin = "anonymous";
     full.async = true;
@@ -157,12 +182,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
       // here (a failed check then reaches onError). What only memory holds cannot be promised.
       const error = new Error(`reftrack could not load ${full.src}: it tries again when the browser is back online`);
       console.warn(`[reftrack] ${error.message}`);
-      for (const [entry, deferred] of waiting) {
-        const made = queue.find((item) => item.id === entry);
-        if (persisted.has(entry)) deferred.resolve(made?.kind === "call" ? undefined : { id: entry });
-        else deferred.reject(error);
-      }
-      waiting.clear();
+      settleUnloaded(error);
       win.addEventListener("online", load, { once: true });
     };
     doc.head.append(full);
@@ -187,12 +207,13 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const stopNavigation = watchNavigation(win, () => keep(capture()));
 
   // Once the tracker stands, a page that kept a reference to this API talks to the tracker's.
-  let handedOver = false;
+  let successor: ((command: unknown, ...args: unknown[]) => unknown) | null = null;
   const call = (command: unknown, args: unknown[]): unknown => {
-    if (handedOver) return (win.reftrack as (command: unknown, ...args: unknown[]) => unknown)(command, ...args);
+    if (successor) return successor(command, ...args);
     if (command === "referral") return isLive(view, now()) ? { ...view } : null;
-    if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: snapshot(args[1]) });
-    if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), command, args: args.map(snapshot) });
+    if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
+    if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: copy(args[1]) });
+    if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), command, args: args.map(copy) });
     console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: track, identify, flush, reset, referral, consent)`);
     return undefined;
   };
@@ -205,11 +226,31 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     consent: (...args: unknown[]) => call("consent", args),
     referral: () => call("referral", []),
   });
+  /**
+   * The visitor's choice counts at once, even if the page reloads before the tracker is here: it is remembered as the
+   * tracker remembers it; a refusal deletes what this file kept, and a grant keeps what waited in memory.
+   */
+  const choose = (granted: boolean) => {
+    kept.write(CONSENT_KEY, granted ? "granted" : "denied");
+    consent = granted ? "granted" : "denied";
+    if (granted) {
+      for (const entry of queue) persist(entry);
+      return;
+    }
+    kept.write(pendingKey, null);
+    persisted.clear();
+    view = latest = null;
+    doc.cookie = expiredReferralCookie(scope);
+    fillReferralFields(doc, settings.prefix, "", () => undefined);
+  };
+
   const handoff: Handoff = {
     script,
-    captured,
-    takeOver() {
-      handedOver = true;
+    get captured() {
+      return latest;
+    },
+    takeOver(tracker) {
+      successor = tracker;
       for (const [type, listener] of listeners) doc.removeEventListener(type, listener, true);
       stopForms();
       stopNavigation();
@@ -219,11 +260,14 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
         settle(entry, outcome) {
           const deferred = waiting.get(entry);
           waiting.delete(entry);
-          void outcome.then(deferred?.resolve, deferred?.reject).finally(() => {
-            // Done with it, this page or another: no later page replays it.
-            const left = asPendingList(kept.read(PENDING_KEY)).filter((item) => item.id !== entry);
-            if (granted) kept.write(PENDING_KEY, left.length > 0 ? left : null);
-          });
+          // An entry of an earlier page has no promise here: its failure was reported, and goes no further.
+          void outcome
+            .then(deferred?.resolve ?? noop, deferred?.reject ?? noop)
+            .finally(() => {
+              // Done with it, this page or another: no later page replays it.
+              const left = stored().filter((item) => item.id !== entry);
+              if (isGranted()) kept.write(pendingKey, left.length > 0 ? left : null);
+            });
         },
       };
     },
@@ -231,17 +275,34 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   Object.defineProperty(api, HANDOFF, { value: handoff });
   for (const args of stub) call(Array.from(args)[0], Array.from(args).slice(1));
   // What an earlier page left (commands, or events in the outbox) goes out now.
-  if (queue.length > 0 || (granted && kept.read(BACKLOG_KEY) === true)) load();
+  if (queue.length > 0 || (isGranted() && kept.read(BACKLOG_KEY) === true)) load();
   return api;
 }
 
 const asPendingList = (value: unknown): Pending[] => (Array.isArray(value) ? value.filter(isPending) : []);
+const noop = () => undefined;
+/** Commands kept for a later page at most: a busy visitor's clicks, not a log that grows without end. */
+const MAX_PENDING = 100;
 
-/** A JSON copy: what the page passes may change after the call, and must survive a navigation. */
-function snapshot(value: unknown): unknown {
+/** A copy: what the page passes may change after the call. structuredClone keeps what JSON would not (NaN, a Date), so the tracker's checks refuse it as they always did. */
+function copy(value: unknown): unknown {
   try {
-    return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
+    return structuredClone(value);
   } catch {
-    return value; // not JSON: the tracker's checks say why
+    return value; // a function, say: the tracker's checks say why
   }
+}
+
+type ScriptUrlPolicy = { createScriptURL(url: string): unknown };
+let policy: ScriptUrlPolicy | null = null;
+
+/**
+ * Under Trusted Types a script URL must come from a policy (a site allows it as `trusted-types reftrack`); one policy
+ * per page, since a second of the same name is refused. Elsewhere the string serves.
+ */
+function trustedUrl(win: Window, url: string): unknown {
+  const types = (win as Window & { trustedTypes?: { createPolicy(name: string, rules: { createScriptURL(url: string): string }): ScriptUrlPolicy } }).trustedTypes;
+  if (!types) return url;
+  policy ??= types.createPolicy("reftrack", { createScriptURL: (given) => given });
+  return policy.createScriptURL(url);
 }

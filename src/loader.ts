@@ -60,11 +60,17 @@ export function installGlobal(win: StubbedWindow, script: Element | null, landin
  * were made with. Each outcome settles the promise the page was given, and frees the command from storage.
  */
 function replayLanding(landing: Handoff, tracker: Tracker<SchemaDocument>, api: GlobalReftrack, failure: Error | null): void {
-  const { pending, settle } = landing.takeOver();
+  const { pending, settle } = landing.takeOver((command, ...args) => api(command as string, ...args));
   const replay = (tracker as unknown as Record<symbol, Replay | undefined>)[REPLAY];
   for (const entry of pending) {
-    const outcome = entry.kind === "call" ? api(entry.command, ...entry.args) : replay ? replay(entry) : Promise.reject(failure);
-    const settled = outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+    let settled: Promise<unknown>;
+    // One entry that throws must not stop the ones after it, nor leave the page's promise hanging.
+    try {
+      const outcome = entry.kind === "call" ? api(entry.command, ...entry.args) : replay ? replay(entry) : Promise.reject(failure);
+      settled = outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
     // Events the page never awaited (an element, a command of an earlier page) are reported like any other.
     if (entry.kind !== "call") settled.catch((error: Error) => ((error instanceof ConsentError) || error === failure ? undefined : warn(error)));
     settle(entry.id, settled);

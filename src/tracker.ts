@@ -17,7 +17,7 @@ import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestinatio
 import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
-import { BACKLOG_KEY, type Pending } from "./handoff.js";
+import { BACKLOG_KEY, PENDING_KEY, type Pending } from "./handoff.js";
 import { serverSideTracker } from "./inert.js";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -281,7 +281,10 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const landing = consent === "denied" ? null : edges.captured !== undefined ? edges.captured : capture();
   if (consent !== "denied") view = cookieReferral();
   anticipate(landing);
-  const ready = Promise.all([loadChecker(options.schema, fetch, report), loadState()])
+  let leaving = false;
+  const onLeave = () => void (leaving = true);
+  win.addEventListener("pagehide", onLeave);
+  const ready = Promise.all([loadChecker(options.schema, fetch, report, () => leaving), loadState()])
     .then(([loaded]) => {
       checker = loaded;
       return adopt(landing);
@@ -402,6 +405,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
       stopNavigation();
       win.document.removeEventListener("visibilitychange", onExit);
       win.removeEventListener("pagehide", onExit);
+      win.removeEventListener("pagehide", onLeave);
       win.removeEventListener("online", onOnline);
       win.removeEventListener("storage", onStorage);
     },
@@ -423,6 +427,9 @@ const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {
 function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, scope: CookieScope): void {
   try {
     win.localStorage.removeItem(sendStateKey);
+    // What the first file kept for later pages (commands, the backlog flag) goes too.
+    win.localStorage.removeItem(BACKLOG_KEY);
+    for (const key of Object.keys(win.localStorage)) if (key.startsWith(`${PENDING_KEY}:`)) win.localStorage.removeItem(key);
   } catch {
     // storage blocked: nothing was kept there
   }
@@ -454,7 +461,7 @@ function sendLock(win: Window, outboxDb: string, tabId: string, now: () => numbe
  * cannot be loaded or holds a bad schema is reported, and events are then checked as JSON only: the collection
  * endpoint checks them again, and a valid conversion is worth more than a skipped browser-side check.
  */
-function loadChecker(schema: unknown, fetch: typeof globalThis.fetch, report: (error: unknown) => void): Promise<EventChecker> {
+function loadChecker(schema: unknown, fetch: typeof globalThis.fetch, report: (error: unknown) => void, leaving: () => boolean): Promise<EventChecker> {
   if (schema === undefined || schema === null) return Promise.resolve(schemaless);
   if (typeof schema !== "string") return Promise.resolve(compileSchema(schema));
   return fetch(schema, { credentials: "omit", signal: typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(10_000) : null })
@@ -464,6 +471,10 @@ function loadChecker(schema: unknown, fetch: typeof globalThis.fetch, report: (e
     })
     .then(compileSchema)
     .catch((error: unknown) => {
+      // A page going away cuts its fetches short: that says nothing about the schema, and checking as JSON only would
+      // let through what the schema refuses. Nothing is checked on this page then; what the first file kept is
+      // checked by the next one.
+      if (leaving()) return new Promise<EventChecker>(() => undefined);
       report(new Error(`Could not use the event schema at ${schema} (${errorMessage(error)}); events are checked as JSON only`));
       return schemaless;
     });

@@ -16,7 +16,20 @@ const requested = (page: Page) => {
   return files;
 };
 
-test("a page view that only looks downloads the first file alone; the tracker arrives on the first tracked interaction", async ({ page }) => {
+/** Uncaught errors and unhandled rejections of the page, for tests where the browser logs errors of its own. */
+function watchThrown(page: Page): string[] {
+  const thrown: string[] = [];
+  page.on("pageerror", (error) => thrown.push(error.message));
+  void page.addInitScript(() => window.addEventListener("unhandledrejection", (event) => console.warn(`unhandledrejection: ${String(event.reason)}`)));
+  page.on("console", (message) => void (message.text().startsWith("unhandledrejection") && thrown.push(message.text())));
+  return thrown;
+}
+
+/** Every test here also fails on any page error, console error or unhandled rejection (the fixture checks at the end). */
+const quiet = (errors: string[]) => void errors;
+
+test("a page view that only looks downloads the first file alone; the tracker arrives on the first tracked interaction", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
   const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-schema": "/events.schema.json" }));
   const files = requested(page);
   await page.goto(`${site.origin}/page.html?ref=LOOK-1`);
@@ -30,7 +43,8 @@ test("a page view that only looks downloads the first file alone; the tracker ar
   await expect.poll(() => files).toContain(`/${fullFile}`);
 });
 
-test("a tracked form submitted within 50 ms of load, the schema answering after 3 s: the event is checked and delivered by the next page", async ({ page }) => {
+test("a tracked form submitted within 50 ms of load, the schema answering after 3 s: the event is checked and delivered by the next page", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
   const site = (use.site = await startSite(
     { "data-endpoint": use.collector.url, "data-schema": "/events.schema.json", "data-flush-ms": "100" },
     { schemaDelayMs: 3000, body: `<form id="join" action="/other.html" data-track="joined" data-track-plan="pro"><button id="go">Join</button></form>` },
@@ -42,7 +56,8 @@ test("a tracked form submitted within 50 ms of load, the schema answering after 
   expect(use.collector.events[0]?.context.page.url).toBe(`${site.origin}/page.html?ref=FAST-1`);
 });
 
-test("a form whose event fails the schema, submitted before the tracker is there, is checked too: refused, never sent", async ({ page }) => {
+test("a form whose event fails the schema, submitted before the tracker is there, is checked too: refused, never sent", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
   const site = (use.site = await startSite(
     { "data-endpoint": use.collector.url, "data-schema": "/events.schema.json", "data-flush-ms": "100" },
     { body: `<form id="join" action="/other.html" data-track="joined" data-track-plan="enterprise"><button>Join</button></form>` },
@@ -57,7 +72,8 @@ test("a form whose event fails the schema, submitted before the tracker is there
   expect(use.collector.events).toEqual([]);
 });
 
-test("a tracked link clicked before anything deferred has arrived: delivered, with the time and page of the click", async ({ page }) => {
+test("a tracked link clicked before anything deferred has arrived: delivered, with the time and page of the click", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
   const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-schema": "/events.schema.json", "data-flush-ms": "100" }, { schemaDelayMs: 1000 }));
   await page.route(`**/${fullFile}`, async (route) => {
     await new Promise((resolve) => setTimeout(resolve, 1500)); // the tracker is slow to come on this page
@@ -77,7 +93,8 @@ for (const [label, policy] of [
   ["a nonce", (nonce: string) => `script-src 'nonce-${nonce}'`],
   ["'strict-dynamic'", (nonce: string) => `script-src 'nonce-${nonce}' 'strict-dynamic'`],
 ] as const) {
-  test(`the second file loads under ${label}, pinned by its sha384; no violation`, async ({ page }) => {
+  test(`the second file loads under ${label}, pinned by its sha384; no violation`, async ({ page, pageErrors }) => {
+  quiet(pageErrors);
     const nonce = "n0nce-for-this-test";
     const csp = `default-src 'none'; ${policy(nonce)}; connect-src 'self' ${new URL(use.collector.url).origin}; img-src 'self'`;
     const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }, { csp, nonce }));
@@ -92,6 +109,8 @@ for (const [label, policy] of [
 }
 
 test("the CSP test can fail: a second file whose content does not match its pinned sha384 is refused", async ({ page }) => {
+  // The browser itself logs the refused file as a console error: only the page's own errors count here.
+  const thrown = watchThrown(page);
   const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
   await page.route(`**/${fullFile}`, (route) => route.fulfill({ contentType: "text/javascript", body: "window.tampered = true;" }));
   const warnings: string[] = [];
@@ -102,4 +121,58 @@ test("the CSP test can fail: a second file whose content does not match its pinn
   // Kept in localStorage, the event is queued for good: it resolves, and waits for a tracker that loads.
   expect(outcome).toBe("resolved");
   expect(warnings.join()).toContain("could not load");
+  expect(thrown).toEqual([]);
+});
+
+test("a malformed entry in the kept commands is dropped, and the valid one after it is still delivered", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }));
+  await page.goto(`${site.origin}/other.html`);
+  const key = `reftrack:pending:${use.collector.url}`;
+  await page.evaluate((storageKey) => {
+    const page = { url: location.href, path: "/other.html", referrer: "", title: "other" };
+    const valid = { kind: "track", id: "kept-valid-0001", at: Date.now(), page, name: "e", metadata: { n: 1 } };
+    localStorage.setItem(storageKey, JSON.stringify([{ kind: "call", id: "bad-1", command: "flush" }, { kind: "element", id: "bad-2" }, valid]));
+  }, key);
+  await page.goto(`${site.origin}/other.html`);
+  await expect.poll(() => use.collector.ids, { timeout: 10_000 }).toEqual(["kept-valid-0001"]);
+  await expect.poll(() => page.evaluate((storageKey) => localStorage.getItem(storageKey), key)).toBeNull();
+});
+
+test("consent given before the tracker is there counts at once, even when the page reloads right after", async ({ page }) => {
+  // The browser itself logs the refused file as a console error: only the page's own errors count here.
+  const thrown = watchThrown(page);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-consent": "required", "data-flush-ms": "100" }));
+  await page.route(`**/${fullFile}`, (route) => route.abort());
+  await page.goto(`${site.origin}/page.html?ref=CHOICE-1`);
+  await page.evaluate(() => {
+    const { reftrack } = window as unknown as { reftrack: ((...args: unknown[]) => unknown) & Reftrack };
+    reftrack("consent", true);
+    void reftrack.track("e", { n: 1 }).catch(() => undefined);
+  });
+  await page.unroute(`**/${fullFile}`);
+  await page.reload();
+  await expect.poll(() => use.collector.events.map((event) => event.event), { timeout: 10_000 }).toEqual(["e"]);
+  expect(await page.evaluate(() => localStorage.getItem("reftrack:consent"))).toBe('"granted"');
+  expect(thrown).toEqual([]);
+});
+
+test("a code from an SPA navigation before the tracker arrives is the one events carry", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }));
+  await page.goto(`${site.origin}/page.html?ref=OLDER-1`);
+  await page.evaluate(() => history.pushState({}, "", "/page.html?ref=NEWER-2"));
+  await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("e"));
+  await expect.poll(() => use.collector.events.length, { timeout: 10_000 }).toBe(1);
+  expect(await page.evaluate(() => (window as unknown as { reftrack: { referral(): { code: string } | null } }).reftrack.referral()?.code)).toBe("NEWER-2");
+  expect(await page.evaluate(() => document.cookie)).toContain("reftrack_ref=NEWER-2|");
+});
+
+test("under Trusted Types, the tracker loads through its policy; nothing is thrown at the page", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const csp = `require-trusted-types-for 'script'; trusted-types reftrack`;
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }, { csp }));
+  await page.goto(`${site.origin}/page.html`);
+  await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("e"));
+  await expect.poll(() => use.collector.ids.length, { timeout: 10_000 }).toBe(1);
 });
