@@ -83,6 +83,8 @@ export function openPool(options: PostgresOptions): pg.Pool {
  */
 export async function migratePostgres(pool: pg.Pool): Promise<number> {
   const client = await pool.connect();
+  // Failures reach the queries below; an unheard "error" event would end the process instead.
+  client.on("error", () => undefined);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);

@@ -54,14 +54,21 @@ const SELECT_EVENTS = `SELECT e.seq, e.id, e.received_at, e.event, e.source_id, 
 /** Runs `work` in one transaction on one connection: COMMIT on success, ROLLBACK (and a fresh connection) on error. */
 async function transaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection lost between two statements is reported as an event, not to a query: unheard, it would end the
+  // process. The next statement fails too, and that failure is the one the caller sees.
+  let lost: Error | null = null;
+  const onError = (error: Error) => void (lost = error);
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
-    client.release();
+    client.off("error", onError);
+    client.release(lost ?? undefined);
     return result;
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
+    client.off("error", onError);
     // The connection may be the reason (the server restarted): the pool must not hand it out again.
     client.release(error instanceof Error ? error : true);
     throw error;
