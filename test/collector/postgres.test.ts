@@ -62,8 +62,10 @@ const countsOf = (ids: string[]) => {
 describe.skipIf(missing !== null)("two collectors on one PostgreSQL database", () => {
   it("start together on a fresh database; the same ids posted to both at once are stored once", async () => {
     const url = await freshDatabase();
-    const [a, b] = await Promise.all([start(url, "env"), start(url, "flag")]);
-    expect(a.output()).toMatch(/database postgres:\/\/reftrack@127\.0\.0\.1:\d+\/process_/);
+    // The cluster trusts loopback, so the password is not checked; what matters is that it is never printed.
+    const [a, b] = await Promise.all([start(url.replace("reftrack@", "reftrack:pw-never-printed@"), "env"), start(url, "flag")]);
+    expect(a.output()).toMatch(/database postgres:\/\/reftrack:\*\*\*@127\.0\.0\.1:\d+\/process_/);
+    expect(a.output()).not.toContain("pw-never-printed");
     const events = Array.from({ length: 40 }, () => wireEvent());
     const answers = await Promise.all(
       Array.from({ length: 10 }, async (_, n) => (await postBatch(n % 2 === 0 ? a.url : b.url, [...events].reverse().slice(0, 20 + n * 2).concat(events))).json() as Promise<{ accepted: number; duplicates: number }>),
@@ -72,6 +74,17 @@ describe.skipIf(missing !== null)("two collectors on one PostgreSQL database", (
     const ids = await storedIds(b.url);
     expect(ids.sort()).toEqual(events.map((event) => event.id).sort());
     expect(((await (await fetch(`${a.url}/healthz`)).json()) as { events: number }).events).toBe(40);
+  });
+
+  it("a database that cannot be reached stops the start with the reason, never the password", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const address = closed.address();
+    await new Promise((resolve) => closed.close(resolve));
+    const url = `postgres://reftrack:pw-never-printed@127.0.0.1:${typeof address === "object" && address ? address.port : 1}/nowhere`;
+    const failure = startCollectorProcess([], { REFTRACK_DB: url });
+    await expect(failure).rejects.toThrow(/exited with 1:\s+reftrack-collector: .*ECONNREFUSED/);
+    await expect(failure).rejects.not.toThrow(/pw-never-printed/);
   });
 
   it("50 clients spread over both lose nothing and double nothing", async () => {

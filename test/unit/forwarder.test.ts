@@ -1,9 +1,10 @@
 // @vitest-environment node
 // The forwarder's queue policy, in process, with a scripted Voucherify.
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDb } from "../../src/collector/db.js";
 import { startForwarder } from "../../src/collector/forwarder.js";
-import { createEventStore } from "../../src/collector/store.js";
+import { createEventStore, openEventStore } from "../../src/collector/store.js";
+import { postgresMissing, startPostgres, type PostgresCluster } from "../collector/postgres-cluster.js";
 
 async function setup(answers: { status: number; retryAfter?: string }[], events = 3) {
   const db = openDb(":memory:");
@@ -128,4 +129,77 @@ describe("a failing database", () => {
       db.close();
     }
   });
+});
+
+describe.skipIf(postgresMissing() !== null)("two collectors' forwarders on one PostgreSQL queue", () => {
+  let cluster: PostgresCluster | null = null;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** Two stores on one fresh database (two collectors), `events` events queued, and a forwarder on each. */
+  async function pair(name: string, events: number, answer: (key: string) => { status: number; retryAfter?: string }) {
+    if (!cluster) throw new Error("no cluster");
+    const url = await cluster.createDatabase(name);
+    const stores = await Promise.all([openEventStore(url, { forwarding: true }), openEventStore(url, { forwarding: true })]);
+    await stores[0]?.storeBatch(
+      Array.from({ length: events }, (_, n) => ({ event: { id: `${name}-${n}-xxxxxxxx`, event: "e", customer: { source_id: "c" }, metadata: { key: `k${n}` } }, oncePerCustomer: false })),
+      new Date().toISOString(),
+      "browser",
+    );
+    const calls: { at: number; key: string; by: number }[] = [];
+    const forwarders = stores.map((store, by) =>
+      startForwarder({
+        store,
+        apiUrl: "https://voucherify.test",
+        appId: "a",
+        secretKey: "s",
+        idleMs: 20,
+        random: () => 0.5,
+        fetch: (async (_url: string, init: { body: string }) => {
+          const key = String((JSON.parse(init.body) as { metadata: { key: string } }).metadata.key);
+          calls.push({ at: Date.now(), key, by });
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          const { status, retryAfter } = answer(key);
+          return new Response("{}", { status, headers: retryAfter ? { "Retry-After": retryAfter } : {} });
+        }) as unknown as typeof globalThis.fetch,
+      }),
+    );
+    const sent = async () => (await stores[1]?.stats())?.forwarding.sent ?? 0;
+    const close = async () => {
+      await Promise.all(forwarders.map((forwarder) => forwarder.stop()));
+      await Promise.all(stores.map((store) => store.close()));
+    };
+    return { calls, sent, close };
+  }
+
+  it("share the queue: every event goes to Voucherify once, and both collectors send", async () => {
+    const { calls, sent, close } = await pair("share", 40, () => ({ status: 200 }));
+    try {
+      await vi.waitFor(async () => expect(await sent()).toBe(40), { timeout: 15_000 });
+      expect(new Set(calls.map((call) => call.key)).size).toBe(40);
+      expect(calls).toHaveLength(40);
+      expect(new Set(calls.map((call) => call.by))).toEqual(new Set([0, 1]));
+    } finally {
+      await close();
+    }
+  });
+
+  it("a 429 one collector gets pauses the other for its Retry-After too", async () => {
+    let limited = false;
+    const { calls, sent, close } = await pair("pause", 40, () => (limited ? { status: 200 } : ((limited = true), { status: 429, retryAfter: "2" })));
+    try {
+      await vi.waitFor(async () => expect(await sent()).toBe(40), { timeout: 15_000 });
+      const first = calls[0]?.at ?? 0;
+      // The other collector's request in flight at that moment may land; then nothing is sent by either for 2 s.
+      const during = calls.slice(1).filter((call) => call.at > first + 100 && call.at < first + 1900);
+      expect(during).toEqual([]);
+      expect(new Set(calls.map((call) => call.by))).toEqual(new Set([0, 1]));
+    } finally {
+      await close();
+    }
+  }, 30_000);
 });
