@@ -32,7 +32,7 @@ export interface PostgresCluster {
   port: number;
   /** A new, empty database on the cluster, and its URL. */
   createDatabase(name: string): Promise<string>;
-  /** `kill -9` of the postmaster: no shutdown, as in a crash. */
+  /** `kill -9` of the postmaster and its backends: no shutdown, as in a crash. */
   kill(): void;
   /** Starts the postmaster again on the same folder and port (crash recovery), once the old one is gone. */
   restart(): Promise<void>;
@@ -54,6 +54,22 @@ function unprivileged(): { uid: number; gid: number; prefix: string[] } | null {
   if (process.getuid?.() !== 0) return null;
   const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"], { encoding: "utf8" }).trim());
   return { uid: id("-u"), gid: id("-g"), prefix: ["runuser", "-u", "nobody", "--"] };
+}
+
+/** The processes whose parent is `pid` (this cluster's own backends), from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The fields after the command name, which is in parentheses and may hold spaces: state, then the parent's pid.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) children.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,7 +147,16 @@ export async function startPostgres(options: { settings?: Record<string, string>
     },
     kill() {
       const pid = postmasterPid();
-      if (pid > 0) process.kill(pid, "SIGKILL");
+      if (pid <= 0) return;
+      // The postmaster and every backend at once, as a power cut would: no backend gets to finish its work.
+      for (const child of childrenOf(pid)) {
+        try {
+          process.kill(child, "SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }
+      process.kill(pid, "SIGKILL");
     },
     async restart() {
       // The backends of a killed postmaster exit when they notice; until then the old shared memory is in use.

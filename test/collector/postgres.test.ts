@@ -180,7 +180,8 @@ describe.skipIf(missing !== null)("two collectors on one PostgreSQL database", (
     await waitFor(() => acknowledged.length >= 500, 20_000);
     cluster?.kill();
     const atKill = acknowledged.length;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // A load balancer asking now is told this collector cannot take traffic.
+    await waitFor(async () => (await fetch(`${collectors[0]?.url ?? ""}/healthz`)).status === 503, 5_000);
     await cluster?.restart();
     expect(collectors.map((collector) => [collector.process.exitCode, collector.output()])).toEqual([[null, expect.any(String)], [null, expect.any(String)]]);
     await waitFor(() => acknowledged.length >= atKill + 500, 30_000);
