@@ -66,6 +66,8 @@ export interface PostgresOptions {
 export function openPool(options: PostgresOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
+    // What pg_stat_activity shows for these connections (a URL's own application_name wins).
+    application_name: "reftrack-collector",
     max: options.poolSize ?? 10,
     // A database that does not answer makes a batch a quick 503 (the browser retries), not a hung request.
     connectionTimeoutMillis: 5_000,
@@ -87,6 +89,8 @@ export async function migratePostgres(pool: pg.Pool): Promise<number> {
   client.on("error", () => undefined);
   try {
     await client.query("BEGIN");
+    // A migration of a large table, or the wait for another collector's, may take longer than a request may.
+    await client.query("SET LOCAL statement_timeout = 0");
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
     const { rows } = await client.query<{ version: number | null }>("SELECT max(version) AS version FROM schema_migrations");
