@@ -33,9 +33,10 @@ const freshDatabase = () => {
   return cluster.createDatabase(`process_${process.pid}_${databases++}`);
 };
 /** A collector on `url`, the URL given through REFTRACK_DB (so no password would show in ps) or as `--db`. */
-const start = async (url: string, how: "env" | "flag", env: Record<string, string> = {}) => {
+const start = async (url: string, how: "env" | "flag" | "DATABASE_URL", env: Record<string, string> = {}) => {
   const args = ["--rate-limit", "1000000", ...(how === "flag" ? ["--db", url] : [])];
-  const collector = await startCollectorProcess(args, { REFTRACK_READ_TOKEN: READ_TOKEN, ...(how === "env" ? { REFTRACK_DB: url } : {}), ...env });
+  const location: Record<string, string> = how === "env" ? { REFTRACK_DB: url } : how === "DATABASE_URL" ? { DATABASE_URL: url } : {};
+  const collector = await startCollectorProcess(args, { REFTRACK_READ_TOKEN: READ_TOKEN, ...location, ...env });
   running.push(collector);
   return collector;
 };
@@ -63,12 +64,13 @@ describe.skipIf(missing !== null)("two collectors on one PostgreSQL database", (
   it("start together on a fresh database; the same ids posted to both at once are stored once", async () => {
     const url = await freshDatabase();
     // The cluster trusts loopback, so the password is not checked; what matters is that it is never printed.
-    const [a, b] = await Promise.all([start(url.replace("reftrack@", "reftrack:pw-never-printed@"), "env"), start(url, "flag")]);
+    const [a, b, c] = await Promise.all([start(url.replace("reftrack@", "reftrack:pw-never-printed@"), "env"), start(url, "flag"), start(url, "DATABASE_URL")]);
+    expect(c.output()).toContain(`database ${url}`);
     expect(a.output()).toMatch(/database postgres:\/\/reftrack:\*\*\*@127\.0\.0\.1:\d+\/process_/);
     expect(a.output()).not.toContain("pw-never-printed");
     const events = Array.from({ length: 40 }, () => wireEvent());
     const answers = await Promise.all(
-      Array.from({ length: 10 }, async (_, n) => (await postBatch(n % 2 === 0 ? a.url : b.url, [...events].reverse().slice(0, 20 + n * 2).concat(events))).json() as Promise<{ accepted: number; duplicates: number }>),
+      Array.from({ length: 10 }, async (_, n) => (await postBatch([a, b, c][n % 3]?.url ?? "", [...events].reverse().slice(0, 20 + n * 2).concat(events))).json() as Promise<{ accepted: number; duplicates: number }>),
     );
     expect(answers.reduce((sum, answer) => sum + answer.accepted, 0)).toBe(40);
     const ids = await storedIds(b.url);

@@ -3,7 +3,9 @@
 // on PostgreSQL (a throwaway cluster of the machine's own binaries). On PostgreSQL, "two collectors" are two stores on
 // one database, each with its own pool, as two processes would have.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { openDb } from "../../src/collector/db.js";
+import { openPool } from "../../src/collector/postgres-db.js";
 import type { EventStore, IncomingEvent } from "../../src/collector/store.js";
 import { createEventStore, openEventStore } from "../../src/collector/store.js";
 import type { CheckedEvent } from "../../src/wire.js";
@@ -234,12 +236,30 @@ describe.each(engines)("the $name store", (engine) => {
   });
 });
 
-describe.skipIf(missing !== null)("PostgreSQL migrations", () => {
+describe.skipIf(missing !== null)("PostgreSQL setup", () => {
+  it("commits durably even where the database was tuned to skip waiting for the disk", async () => {
+    if (!cluster) throw new Error("no cluster");
+    const url = await cluster.createDatabase(`tuned_${process.pid}`);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE "tuned_${process.pid}" SET synchronous_commit = off`);
+    const plain = await admin.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    await admin.end();
+    expect(plain.rows[0]?.synchronous_commit).toBe("on"); // this session began before the change
+    const pool = openPool({ url });
+    const ours = await pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    const theirs = await other.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    await other.end();
+    await pool.end();
+    expect([ours.rows[0]?.synchronous_commit, theirs.rows[0]?.synchronous_commit]).toEqual(["on", "off"]);
+  });
+
   it("collectors starting together on a fresh database migrate it once, one after the other", async () => {
     if (!cluster) throw new Error("no cluster");
     const url = await cluster.createDatabase(`migrate_${process.pid}`);
     const stores = await Promise.all(Array.from({ length: 6 }, () => openEventStore(url, { forwarding: false })));
-    const { default: pg } = await import("pg");
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");
