@@ -6,16 +6,20 @@ import { VOUCHERIFY_API } from "../voucherify.js";
 import { parseSecrets } from "./auth.js";
 import { parseTrustProxy } from "./clients.js";
 import { loggerOptions } from "./logging.js";
-import { openDb } from "./db.js";
 import { startForwarder } from "./forwarder.js";
+import { isPostgresUrl, redactUrl } from "./postgres-db.js";
 import { buildCollector, originMatcher } from "./server.js";
-import { createEventStore } from "./store.js";
+import { openEventStore } from "./store.js";
 
 const HELP = `reftrack-collector: receives reftrack batches, checks and stores them, and forwards them to Voucherify.
 
   --port N            port to listen on (8787; 0 picks a free one)
   --host H            address to listen on (127.0.0.1; 0.0.0.0 for every interface)
-  --db PATH           SQLite database (./reftrack.db)
+  --db PATH|URL       where events are kept: a SQLite file for one collector (./reftrack.db), or
+                      postgres://user@host:5432/db for a PostgreSQL database several collectors share.
+                      Better from the environment, REFTRACK_DB (or DATABASE_URL, when it is a postgres://
+                      URL), so that no password shows in ps
+  --db-pool N         PostgreSQL: connections this collector opens at most (10)
   --schema PATH       event schema JSON to check events against (none: any event, JSON metadata)
   --allow-origin O    a browser origin allowed to send; repeatable; "http://localhost:*" allows any port
                       (default: http://localhost:* and http://127.0.0.1:*, for local development)
@@ -36,7 +40,9 @@ Forwarding to Voucherify starts when VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY
 export interface CollectorFlags {
   port: number;
   host: string;
-  db: string;
+  /** From --db; when absent, main() reads REFTRACK_DB, then DATABASE_URL. */
+  db: string | undefined;
+  dbPool: number;
   schema: string | undefined;
   allowOrigins: string[];
   rateLimit: number;
@@ -60,7 +66,8 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
     options: {
       port: { type: "string", default: "8787" },
       host: { type: "string", default: "127.0.0.1" },
-      db: { type: "string", default: "./reftrack.db" },
+      db: { type: "string" },
+      "db-pool": { type: "string", default: "10" },
       schema: { type: "string" },
       "allow-origin": { type: "string", multiple: true },
       "rate-limit": { type: "string", default: String(DEFAULT_RATE_LIMIT) },
@@ -75,11 +82,14 @@ export function parseFlags(args: string[]): CollectorFlags | "help" {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, not ${values.port}`);
   const retainDays = Number(values["retain-days"]);
   if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new Error(`--rate-limit must be a whole number of batches per minute, not ${values["rate-limit"]}`);
+  const dbPool = Number(values["db-pool"]);
+  if (!Number.isInteger(dbPool) || dbPool < 1 || dbPool > 1000) throw new Error(`--db-pool must be a whole number of connections from 1 to 1000, not ${values["db-pool"]}`);
   if (!Number.isInteger(retainDays) || retainDays < 1 || retainDays > 36_500) throw new Error(`--retain-days must be a whole number of days from 1 to 36500, not ${values["retain-days"]}`);
   return {
     port,
     host: values.host,
     db: values.db,
+    dbPool,
     schema: values.schema,
     allowOrigins: (values["allow-origin"] ?? ["http://localhost:*", "http://127.0.0.1:*"]).map(checkOrigin),
     rateLimit,
@@ -122,6 +132,14 @@ export function loadSchema(path: string): EventChecker {
   }
 }
 
+/** `--db`, else `REFTRACK_DB`, else `DATABASE_URL` when it names PostgreSQL (it may belong to another program), else the file. */
+export function databaseLocation(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag) return flag;
+  if (env.REFTRACK_DB) return env.REFTRACK_DB;
+  if (env.DATABASE_URL && isPostgresUrl(env.DATABASE_URL)) return env.DATABASE_URL;
+  return "./reftrack.db";
+}
+
 const lineOf = (text: string, position: number) => text.slice(0, position).split("\n").length;
 
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -132,9 +150,14 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
   const serverKeys = parseSecrets("REFTRACK_SERVER_KEYS", env.REFTRACK_SERVER_KEYS);
   const readTokens = parseSecrets("REFTRACK_READ_TOKEN", env.REFTRACK_READ_TOKEN);
   const checker = flags.schema ? loadSchema(flags.schema) : schemaless;
-  const db = openDb(flags.db);
+  const location = databaseLocation(flags.db, env);
   const forwarding = Boolean(env.VOUCHERIFY_APP_ID && env.VOUCHERIFY_SECRET_KEY);
-  const store = createEventStore(db, { forwarding });
+  const store = await openEventStore(location, {
+    forwarding,
+    poolSize: flags.dbPool,
+    // The server restarted or a connection was cut: the pool opens new ones; a request in flight got a 503.
+    onIdleError: (error) => (env.QUIET ? undefined : console.error(`reftrack-collector: a database connection was lost (${(error as { code?: string }).code ?? error.name})`)),
+  });
   let forwarder: ReturnType<typeof startForwarder> | null = null;
   const app = await buildCollector({
     store,
@@ -156,19 +179,19 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
       log: (level, message) => (env.QUIET ? undefined : app.log[level](message)),
     });
   }
-  const retain = () => {
+  const retain = async () => {
     // An hourly chore: a busy or full database makes it wait for the next hour, never stops the collector.
     try {
-      const removed = store.deleteOlderThan(new Date(Date.now() - flags.retainDays * 24 * HOUR).toISOString());
+      const removed = await store.deleteOlderThan(new Date(Date.now() - flags.retainDays * 24 * HOUR).toISOString());
       if (removed > 0 && !env.QUIET) app.log.info(`retention: deleted ${removed} event(s) older than ${flags.retainDays} days`);
     } catch (error) {
       if (!env.QUIET) app.log.error(`retention skipped: the database could not be written (${(error as { code?: string }).code ?? (error as Error).name})`);
     }
   };
-  retain();
-  const retention = setInterval(retain, HOUR);
+  await retain();
+  const retention = setInterval(() => void retain(), HOUR);
   const address = await app.listen({ port: flags.port, host: flags.host });
-  console.log(`reftrack-collector listening on ${address} (database ${flags.db}, forwarding to Voucherify ${forwarding ? "on" : "off"}, ${serverKeys.length} server key(s), reading ${readTokens.length > 0 ? "with a token" : "off"})`);
+  console.log(`reftrack-collector listening on ${address} (database ${isPostgresUrl(location) ? redactUrl(location) : location}, forwarding to Voucherify ${forwarding ? "on" : "off"}, ${serverKeys.length} server key(s), reading ${readTokens.length > 0 ? "with a token" : "off"})`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -178,7 +201,7 @@ export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<void
     await app.close(); // stops accepting; requests in flight finish, and their writes with them
     await forwarder?.stop();
     clearInterval(retention);
-    db.close();
+    await store.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -38,6 +38,11 @@ const MIGRATIONS: string[] = [
   // outlive the events' retention (a deleted sign-up must not pay twice) and hold no personal data in clear.
   `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'browser' CHECK (source IN ('browser', 'server'));
    CREATE TABLE once_claims (key TEXT PRIMARY KEY, event_id TEXT NOT NULL, claimed_at TEXT NOT NULL);`,
+  // Forwards are leased (the same interface as PostgreSQL, where several collectors share the queue), and a pause
+  // after a 429 or an outage is kept in the database, where every forwarder of this store sees it.
+  `ALTER TABLE forwards ADD COLUMN lease_owner TEXT;
+   ALTER TABLE forwards ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE forward_pause (id INTEGER PRIMARY KEY CHECK (id = 1), paused_until INTEGER NOT NULL);`,
 ];
 
 /** Only the collector's own user may read what the database holds: customers' emails and names. */

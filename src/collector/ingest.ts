@@ -103,8 +103,8 @@ function registerBatchRoute(app: FastifyInstance, options: IngestOptions): void 
       if (valid.length === 0) return reply.code(422).send({ accepted: 0, duplicates: 0, rejected });
       let result: { stored: number; duplicates: number; takenIds: string[] };
       try {
-        // Written and synced before the answer: a 2xx means the events are on disk.
-        result = options.store.storeBatch(valid, new Date(now).toISOString(), sender);
+        // Written and synced before the answer: a 2xx means the events are on disk (SQLite) or committed (PostgreSQL).
+        result = await options.store.storeBatch(valid, new Date(now).toISOString(), sender);
       } catch (error) {
         // A full disk or a failing write: the browser keeps the events and retries. What failed stays in our log.
         request.log.error(`batch not stored: ${(error as { code?: string }).code ?? (error as Error).name}`);

@@ -1,5 +1,5 @@
 // reftrack-collector: receives batches (CONTRACT section 6), checks each event with the browser's own schema module,
-// stores it durably in SQLite, and serves it back to its owners. This module composes what the collector guarantees:
+// stores it durably (SQLite, or PostgreSQL shared by several collectors), and serves it back to its owners. This module composes what the collector guarantees:
 // ingest (ingest.ts), who may do what (auth.ts, clients.ts), reads (read.ts), what its logs hold (logging.ts).
 import compress from "@fastify/compress";
 import rateLimit from "@fastify/rate-limit";
@@ -41,12 +41,19 @@ export function originMatcher(patterns: readonly string[]): (origin: string) => 
   return (origin) => exact.has(origin) || anyPort.some((prefix) => origin === prefix || new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+$`).test(origin));
 }
 
-/** `compute`'s value, computed again only once `ms` have passed since the last time. */
-function cached<T>(ms: number, compute: () => T): () => T {
-  let value: { at: number; value: T } | null = null;
+/** `compute`'s value, computed again only once `ms` have passed since the last time; callers meanwhile share it. */
+function cached<T>(ms: number, compute: () => Promise<T>): () => Promise<T> {
+  let value: { at: number; value: Promise<T> } | null = null;
   return () => {
     const now = Date.now();
-    if (!value || now - value.at >= ms) value = { at: now, value: compute() };
+    if (!value || now - value.at >= ms) {
+      const fresh = { at: now, value: compute() };
+      // A failed count is not kept: the next request asks the database again.
+      fresh.value.catch(() => {
+        if (value === fresh) value = null;
+      });
+      value = fresh;
+    }
     return value.value;
   };
 }
@@ -105,6 +112,15 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
   // Counts only, nothing about anyone: load balancers and uptime checks read it without a token.
   // Counts take a scan of the table: computed at most once a second, however often they are asked for.
   const stats = cached(1000, () => options.store.stats());
-  app.get("/healthz", async (_request, reply) => reply.header("Cache-Control", "no-store").send({ ok: true, ...stats() }));
+  app.get("/healthz", async (request, reply) => {
+    reply.header("Cache-Control", "no-store");
+    try {
+      return reply.send({ ok: true, ...(await stats()) });
+    } catch (error) {
+      // A load balancer reads this: a collector that cannot reach its database takes no traffic.
+      request.log.error(`healthz: the database did not answer (${(error as { code?: string }).code ?? (error as Error).name})`);
+      return reply.code(503).send({ ok: false, error: "The database did not answer" });
+    }
+  });
   return app;
 }
