@@ -142,6 +142,8 @@ export function startForwarder(options: ForwarderOptions): { stop(): Promise<voi
         return;
       }
     } catch (error) {
+      // Stopped while reading the answer of a 2xx: Voucherify has the event, and it must not go out again.
+      if (!running && classifyVoucherifyStatus(status) === "delivered") return void (await record(seq, { status: "sent", attempts: attempts + 1, nextAttemptAt: 0, error: null }));
       if (!running) {
         // Stopped mid-request: the event goes back to the queue at once rather than when the lease runs out.
         await record(seq, { status: "pending", attempts, nextAttemptAt: 0, error: "the collector stopped while sending it" });

@@ -49,6 +49,8 @@ export function redactUrl(value: string): string {
   try {
     const url = new URL(value);
     if (url.password) url.password = "***";
+    // libpq takes a password as a query parameter too.
+    for (const name of ["password", "sslpassword"]) if (url.searchParams.has(name)) url.searchParams.set(name, "***");
     return url.toString();
   } catch {
     return "postgres://(unparsable URL)";
@@ -92,7 +94,10 @@ export async function migratePostgres(pool: pg.Pool): Promise<number> {
     // A migration of a large table, or the wait for another collector's, may take longer than a request may.
     await client.query("SET LOCAL statement_timeout = 0");
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-    await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+    // Created only when missing: CREATE … IF NOT EXISTS checks the CREATE privilege first, which a collector's
+    // everyday role (SELECT, INSERT, UPDATE, DELETE) does not have.
+    const exists = await client.query<{ found: string | null }>("SELECT to_regclass('schema_migrations')::text AS found");
+    if (!exists.rows[0]?.found) await client.query("CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
     const { rows } = await client.query<{ version: number | null }>("SELECT max(version) AS version FROM schema_migrations");
     for (let version = rows[0]?.version ?? 0; version < MIGRATIONS.length; version++) {
       await client.query(MIGRATIONS[version] ?? "");

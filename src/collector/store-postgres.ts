@@ -134,6 +134,19 @@ export function createPostgresStore(pool: pg.Pool, options: { forwarding: boolea
         );
         const fresh = new Set(rows.map((row) => row.key));
         for (const index of once) if (!(keysOf.get(index) ?? []).every((key) => fresh.has(key) && owners.get(key) === index)) outcomes.set(index, "duplicate");
+        // Conversions stored before the event was once per customer (or before claims existed) count too, as on SQLite.
+        const claimed = once.filter((index) => !outcomes.has(index));
+        if (claimed.length > 0) {
+          const earlier = await client.query<{ n: string }>(
+            `SELECT c.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (event, source_id, n)
+             WHERE EXISTS (SELECT 1 FROM events e WHERE e.event = c.event AND e.source_id = c.source_id)`,
+            [claimed.map((index) => text(eventAt(index).event)), claimed.map((index) => text(eventAt(index).customer.source_id))],
+          );
+          for (const { n } of earlier.rows) {
+            const index = claimed[Number(n) - 1];
+            if (index !== undefined) outcomes.set(index, "duplicate");
+          }
+        }
       }
 
       const insert = [...first.values()].filter((index) => !outcomes.has(index));

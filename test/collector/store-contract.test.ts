@@ -126,6 +126,14 @@ describe.each(engines)("the $name store", (engine) => {
       expect((await store.list({ event: "signed_up", limit: 10 })).total).toBe(4);
     });
 
+    it("counts a conversion stored before its name was once per customer", async () => {
+      const { store } = await open();
+      const signup = (once: boolean) => item(checked({ event: "signed_up", customer: { source_id: "early@x.com" } }), once);
+      expect(await store.storeBatch([signup(false)], now(), "server")).toMatchObject({ stored: 1 });
+      expect(await store.storeBatch([signup(true)], now(), "server")).toMatchObject({ stored: 0, duplicates: 1 });
+      expect((await store.list({ event: "signed_up", limit: 10 })).total).toBe(1);
+    });
+
     it("stores each of the same ids once when many batches carrying them are stored at once", async () => {
       const { store, again } = await open();
       const other = await again();

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { bearerToken, parseSecrets, secretMatcher } from "../../src/collector/auth.js";
 import { clientKey, parseTrustProxy } from "../../src/collector/clients.js";
+import { redactUrl } from "../../src/collector/postgres-db.js";
 
 describe("clientKey", () => {
   it("keys IPv4 by the address, IPv4-mapped IPv6 as IPv4, and IPv6 by its /64 in any spelling", () => {
@@ -45,5 +46,13 @@ describe("clientKey, with what proxies write", () => {
     expect(["203.0.113.7:5678", "[::ffff:203.0.113.7]:443", "0:0:0:0:0:ffff:203.0.113.7", "64:ff9b::203.0.113.7"].map(clientKey)).toEqual(Array(4).fill("203.0.113.7"));
     expect(clientKey("[2001:db8:1:2::1]:443")).toBe("2001:db8:1:2::/64");
     expect(["alex@domain.io", "unknown", "", "999.1.1.1"].map(clientKey)).toEqual(Array(4).fill("not-an-address"));
+  });
+});
+
+describe("a PostgreSQL URL as the collector prints it", () => {
+  it("shows no password, in the userinfo or as a query parameter", () => {
+    const printed = redactUrl("postgres://reftrack:s3cret-pw@db.internal:5432/reftrack?sslmode=require&password=other-pw&sslpassword=key-pw");
+    expect(printed).not.toMatch(/s3cret-pw|other-pw|key-pw/);
+    expect(printed).toContain("db.internal:5432/reftrack");
   });
 });
