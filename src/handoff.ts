@@ -7,6 +7,29 @@ import type { Referral } from "./referral.js";
 /** The handoff hangs on `window.reftrack` under this symbol: no other global, and any copy of the code finds it. */
 export const HANDOFF = Symbol.for("reftrack.handoff");
 
+/** Where the copy in charge sends: a second script tag names it in its warning. Shared by every copy of the code. */
+const DESTINATION = Symbol.for("reftrack.destination");
+
+const destinationOf = (script: Element | null) => {
+  const endpoint = script?.getAttribute("data-endpoint");
+  const app = script?.getAttribute("data-voucherify-app-id");
+  return endpoint ? `data-endpoint="${endpoint}"` : app ? `data-voucherify-app-id="${app}"` : "no data-endpoint";
+};
+
+/** Marks `api` as the copy in charge, sending where `script` says. */
+export const markInCharge = (api: object, script: Element | null) => Object.defineProperty(api, DESTINATION, { value: destinationOf(script) });
+
+/**
+ * Whether a copy is in charge already (a second script tag, say); if so, says which one stays and which is ignored.
+ * Both files use it: whichever of them meets the other first.
+ */
+export function alreadyInCharge(existing: unknown, script: Element | null): boolean {
+  if (!existing || typeof (existing as { version?: unknown }).version !== "string") return false;
+  const first = String((existing as Record<symbol, unknown>)[DESTINATION] ?? "none");
+  console.warn(`[reftrack] a second reftrack.js (${destinationOf(script)}) was ignored; the first (${first}) stays in charge. Remove one of the script tags.`);
+  return true;
+}
+
 /** Commands kept across a navigation, so that one made just before the page went away is not lost. */
 export const PENDING_KEY = "reftrack:pending";
 /** Set by the tracker while its outbox holds events: the next page loads the tracker at once to send them. */

@@ -2,13 +2,13 @@
 // current, and holds every command and tracked interaction, synchronously, until the full tracker (a second file,
 // pinned by its sha384) arrives. That file is fetched only when the page first tracks, or when an earlier page left
 // something to send: a visitor who only looks downloads and runs this file alone.
-import { createStore, get, set } from "idb-keyval";
+import { createStore, get, set, type UseStore } from "idb-keyval";
 import { CONSENT_KEY, initialConsent, isConsentChoice, type ConsentState } from "./consent.js";
 import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
-import { BACKLOG_KEY, HANDOFF, isPending, PENDING_KEY, type Handoff, type Pending } from "./handoff.js";
+import { alreadyInCharge, BACKLOG_KEY, HANDOFF, isPending, markInCharge, PENDING_KEY, type Handoff, type Pending } from "./handoff.js";
 import { randomId } from "./ids.js";
 import { scrubUrl } from "./page-url.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, REFERRAL_PARAM, watchNavigation, withoutParam, type Referral } from "./referral.js";
@@ -68,11 +68,8 @@ const storage = (win: Window) => ({
 export function land(win: LandingWindow, script: Element | null): void {
   try {
     if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag");
-    const existing = win.reftrack as { q?: unknown; version?: unknown } | undefined;
-    if (existing && typeof existing.version === "string") {
-      console.warn(`[reftrack] a second reftrack.js (data-endpoint="${script.getAttribute("data-endpoint")}") was ignored; the first stays in charge. Remove one of the script tags.`);
-      return;
-    }
+    const existing = win.reftrack as { q?: unknown } | undefined;
+    if (alreadyInCharge(existing, script)) return;
     const stub = existing && Array.isArray(existing.q) ? (existing.q as ArrayLike<unknown>[]) : [];
     win.reftrack = startLanding(win, script, stub);
   } catch (error) {
@@ -103,17 +100,20 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const code = () => (isGranted() && isLive(view, now()) ? view.code : "");
 
   /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB as soon as it answers. */
+  let state: UseStore | null = null;
   const keep = (captured: Referral | null) => {
     view = chooseReferral(view, captured, settings.attribution, now());
     fillReferralFields(doc, settings.prefix, code(), () => undefined);
     if (captured) latest = captured;
     if (!isGranted() || !captured) return;
     if (settings.cookie && view) doc.cookie = referralCookie(view, scope, now());
-    const state = createStore("reftrack", "state");
-    void get<Referral>("referral", state)
+    // One connection for the page, however many SPA navigations bring a code.
+    state ??= createStore("reftrack", "state");
+    const store = state;
+    void get<Referral>("referral", store)
       .then((stored) => {
         const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
-        return chosen && chosen !== stored ? set("referral", chosen, state) : undefined;
+        return chosen && chosen !== stored ? set("referral", chosen, store) : undefined;
       })
       .catch(() => undefined); // IndexedDB blocked: the cookie holds it, and the tracker will say so
   };
@@ -273,6 +273,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     },
   };
   Object.defineProperty(api, HANDOFF, { value: handoff });
+  markInCharge(api, script);
   for (const args of stub) call(Array.from(args)[0], Array.from(args).slice(1));
   // What an earlier page left (commands, or events in the outbox) goes out now.
   if (queue.length > 0 || (isGranted() && kept.read(BACKLOG_KEY) === true)) load();

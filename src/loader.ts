@@ -6,7 +6,7 @@ import { errorMessage } from "./storage.js";
 import { createTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
 import { failedTracker } from "./inert.js";
-import type { Handoff } from "./handoff.js";
+import { alreadyInCharge, markInCharge, type Handoff } from "./handoff.js";
 import { REPLAY, type Replay } from "./tracker.js";
 
 type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
@@ -20,9 +20,6 @@ interface StubbedWindow extends Window {
 
 const warn = (error: Error) => console.warn("[reftrack]", error.message, error);
 
-/** Where the copy in charge sends: a second script tag names it in its warning. Shared by every copy of the bundle. */
-const DESTINATION = Symbol.for("reftrack.destination");
-
 /**
  * Starts reftrack from its script element. Never throws: a page must not break because its tracker could not start.
  * Even then every method is installed, and rejects with the reason, so the page's calls neither throw nor vanish.
@@ -31,11 +28,7 @@ export function installGlobal(win: StubbedWindow, script: Element | null, landin
   const existing = win.reftrack as ({ q?: unknown; version?: unknown } & Record<symbol, unknown>) | undefined;
   const options = script ? optionsFromAttributes((name) => script.getAttribute(name)) : {};
   const debug = options.debug === "true" || options.debug === "";
-  if (existing && typeof existing.version === "string" && !landing) {
-    const first = String(existing[DESTINATION] ?? "none");
-    console.warn(`[reftrack] a second reftrack.js (${destinationOf(options)}) was ignored; the first (${first}) stays in charge. Remove one of the script tags.`);
-    return;
-  }
+  if (!landing && alreadyInCharge(existing, script)) return;
   const queue = existing && Array.isArray(existing.q) && !landing ? (existing.q as ArrayLike<unknown>[]) : [];
   let tracker: Tracker<SchemaDocument>;
   let failure: Error | null = null;
@@ -49,7 +42,7 @@ export function installGlobal(win: StubbedWindow, script: Element | null, landin
     tracker = failedTracker(failure) as unknown as Tracker<SchemaDocument>;
   }
   const api = globalApi(tracker, debug, failure);
-  Object.defineProperty(api, DESTINATION, { value: destinationOf(options) });
+  markInCharge(api, script);
   win.reftrack = api;
   for (const args of queue) api(...(Array.from(args) as [string, ...unknown[]]));
   if (landing) replayLanding(landing, tracker, api, failure);
@@ -76,9 +69,6 @@ function replayLanding(landing: Handoff, tracker: Tracker<SchemaDocument>, api: 
     settle(entry.id, settled);
   }
 }
-
-const destinationOf = (options: Record<string, unknown>) =>
-  typeof options.endpoint === "string" ? `data-endpoint="${options.endpoint}"` : typeof options.voucherifyAppId === "string" ? `data-voucherify-app-id="${options.voucherifyAppId}"` : "no data-endpoint";
 
 /** `#id` names an inline `<script type="application/json">`; anything else is a URL the tracker fetches. */
 function schemaOption(value: unknown, doc: Document): unknown {

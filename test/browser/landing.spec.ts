@@ -176,3 +176,15 @@ test("under Trusted Types, the tracker loads through its policy; nothing is thro
   await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("e"));
   await expect.poll(() => use.collector.ids.length, { timeout: 10_000 }).toBe(1);
 });
+
+test("a second script tag is ignored with a warning naming both endpoints; the first stays in charge", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }, { head: `<script async src="/reftrack.js" data-endpoint="/elsewhere"></script>` }));
+  const warnings: string[] = [];
+  page.on("console", (message) => void (message.type() === "warning" && warnings.push(message.text())));
+  await page.goto(`${site.origin}/page.html`);
+  await expect.poll(() => warnings.find((text) => text.includes("second reftrack.js")) ?? "").toMatch(/was ignored; the first \(data-endpoint="[^"]+"\) stays in charge/);
+  const warning = warnings.find((text) => text.includes("second reftrack.js")) ?? "";
+  expect(warning).toContain('data-endpoint="/elsewhere"');
+  expect(warning).toContain(`data-endpoint="${use.collector.url}"`);
+});
