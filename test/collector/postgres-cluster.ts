@@ -188,3 +188,26 @@ export async function startPostgres(options: { settings?: Record<string, string>
     },
   };
 }
+
+/**
+ * One throwaway cluster for the calling test file: started before its tests where the binaries exist, stopped after.
+ * `missing` says why its PostgreSQL tests are skipped (printed once); `cluster()` is the running cluster.
+ */
+export function clusterPerFile(hooks: { beforeAll: (fn: () => Promise<void>, timeout: number) => void; afterAll: (fn: () => Promise<void>) => void }, label: string) {
+  const missing = postgresMissing();
+  if (missing) console.log(`${label} skipped: ${missing}`);
+  let running: PostgresCluster | null = null;
+  hooks.beforeAll(async () => {
+    if (!missing) running = await startPostgres();
+  }, 60_000);
+  hooks.afterAll(async () => {
+    await running?.stop();
+  });
+  return {
+    missing,
+    cluster(): PostgresCluster {
+      if (!running) throw new Error("no cluster");
+      return running;
+    },
+  };
+}

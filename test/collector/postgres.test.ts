@@ -5,21 +5,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { postBatch, startCollectorProcess, wireEvent, type CollectorProcess } from "./process.js";
-import { postgresMissing, startPostgres, type PostgresCluster } from "./postgres-cluster.js";
+import { clusterPerFile } from "./postgres-cluster.js";
 
-const missing = postgresMissing();
-if (missing) console.log(`PostgreSQL process tests skipped: ${missing}`);
+const { missing, cluster } = clusterPerFile({ beforeAll, afterAll }, "PostgreSQL process tests");
 
 const READ_TOKEN = "read-token-for-the-owner-0123456789";
 const owner = { authorization: `Bearer ${READ_TOKEN}` };
 
-let cluster: PostgresCluster | null = null;
-beforeAll(async () => {
-  if (!missing) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
 
 let running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -29,8 +21,7 @@ afterEach(async () => {
 
 let databases = 0;
 const freshDatabase = () => {
-  if (!cluster) throw new Error("no cluster");
-  return cluster.createDatabase(`process_${process.pid}_${databases++}`);
+  return cluster().createDatabase(`process_${process.pid}_${databases++}`);
 };
 /** A collector on `url`, the URL given through REFTRACK_DB (so no password would show in ps) or as `--db`. */
 const start = async (url: string, how: "env" | "flag" | "DATABASE_URL", env: Record<string, string> = {}) => {
@@ -180,11 +171,11 @@ describe.skipIf(missing !== null)("two collectors on one PostgreSQL database", (
       }
     });
     await waitFor(() => acknowledged.length >= 500, 20_000);
-    cluster?.kill();
+    cluster().kill();
     const atKill = acknowledged.length;
     // A load balancer asking now is told this collector cannot take traffic.
     await waitFor(async () => (await fetch(`${collectors[0]?.url ?? ""}/healthz`)).status === 503, 5_000);
-    await cluster?.restart();
+    await cluster().restart();
     expect(collectors.map((collector) => [collector.process.exitCode, collector.output()])).toEqual([[null, expect.any(String)], [null, expect.any(String)]]);
     await waitFor(() => acknowledged.length >= atKill + 500, 30_000);
     sending = false;

@@ -9,18 +9,10 @@ import { openPool } from "../../src/collector/postgres-db.js";
 import type { EventStore, IncomingEvent } from "../../src/collector/store.js";
 import { createEventStore, openEventStore } from "../../src/collector/store.js";
 import type { CheckedEvent } from "../../src/wire.js";
-import { postgresMissing, startPostgres, type PostgresCluster } from "./postgres-cluster.js";
+import { clusterPerFile } from "./postgres-cluster.js";
 
-const missing = postgresMissing();
-if (missing) console.log(`PostgreSQL contract tests skipped: ${missing}`);
+const { missing, cluster } = clusterPerFile({ beforeAll, afterAll }, "PostgreSQL contract tests");
 
-let cluster: PostgresCluster | null = null;
-beforeAll(async () => {
-  if (!missing) cluster = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
 
 let databases = 0;
 interface Engine {
@@ -47,8 +39,7 @@ const engines: Engine[] = [
     shared: true,
     skip: missing !== null,
     async open(forwarding = true) {
-      if (!cluster) throw new Error("no cluster");
-      const url = await cluster.createDatabase(`contract_${process.pid}_${databases++}`);
+      const url = await cluster().createDatabase(`contract_${process.pid}_${databases++}`);
       return { store: await openEventStore(url, { forwarding }), again: () => openEventStore(url, { forwarding }) };
     },
   },
@@ -246,8 +237,7 @@ describe.each(engines)("the $name store", (engine) => {
 
 describe.skipIf(missing !== null)("PostgreSQL setup", () => {
   it("commits durably even where the database was tuned to skip waiting for the disk", async () => {
-    if (!cluster) throw new Error("no cluster");
-    const url = await cluster.createDatabase(`tuned_${process.pid}`);
+    const url = await cluster().createDatabase(`tuned_${process.pid}`);
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     await admin.query(`ALTER DATABASE "tuned_${process.pid}" SET synchronous_commit = off`);
@@ -265,8 +255,7 @@ describe.skipIf(missing !== null)("PostgreSQL setup", () => {
   });
 
   it("collectors starting together on a fresh database migrate it once, one after the other", async () => {
-    if (!cluster) throw new Error("no cluster");
-    const url = await cluster.createDatabase(`migrate_${process.pid}`);
+    const url = await cluster().createDatabase(`migrate_${process.pid}`);
     const stores = await Promise.all(Array.from({ length: 6 }, () => openEventStore(url, { forwarding: false })));
     const client = new pg.Client({ connectionString: url });
     await client.connect();

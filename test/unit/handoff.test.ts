@@ -16,6 +16,13 @@ const start = trackersPerTest();
 const t0 = Date.parse("2026-11-01T00:00:00Z");
 const referralCookieValue = () => document.cookie.split("; ").find((pair) => pair.startsWith("reftrack_ref="))?.slice("reftrack_ref=".length) || undefined;
 
+/** Submits a form as a visitor would, without leaving the test page. */
+const submit = (form: HTMLFormElement | null) => {
+  form?.addEventListener("submit", (event) => event.preventDefault(), { once: true });
+  form?.requestSubmit();
+};
+const fields = (form: HTMLFormElement | null, name = "referral_code") => (form ? [...new FormData(form).getAll(name)] : []);
+
 beforeEach(() => {
   clearCookies();
   localStorage.clear(); // a remembered consent choice would leak from one test into the next
@@ -41,9 +48,7 @@ describe("a server event in the browser", () => {
   it("a tracked form of a server event is reported, not sent", async () => {
     const { tracker, sent, errors } = start({ schema });
     document.body.innerHTML = `<form data-track="signed_up"><button>Go</button></form>`;
-    const form = document.querySelector("form");
-    form?.addEventListener("submit", (event) => event.preventDefault());
-    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    submit(document.querySelector("form"));
     await tracker.flush();
     expect(sent).toEqual([]);
     expect(errors.map((error) => error.message).join()).toContain("server event");
@@ -85,11 +90,6 @@ describe("the referral cookie reftrack_ref", () => {
 });
 
 describe("<form data-track-referral>", () => {
-  const submit = (form: HTMLFormElement | null) => {
-    form?.addEventListener("submit", (event) => event.preventDefault(), { once: true });
-    form?.requestSubmit();
-  };
-  const fields = (form: HTMLFormElement | null, name = "referral_code") => (form ? [...new FormData(form).getAll(name)] : []);
 
   it("carries the current code in a hidden referral_code input when submitted, created once", async () => {
     const { tracker } = start();
@@ -147,7 +147,6 @@ describe("<form data-track-referral>", () => {
 });
 
 describe("<form data-track-referral> edge cases", () => {
-  const fields = (form: HTMLFormElement | null, name = "referral_code") => (form ? [...new FormData(form).getAll(name)] : []);
 
   it("gives way when the page adds a field of its own with that name later, and follows a renamed attribute", async () => {
     const { tracker } = start();
@@ -156,10 +155,10 @@ describe("<form data-track-referral> edge cases", () => {
     await tracker.flush();
     expect(fields(form)).toEqual(["NRY-01"]);
     form?.insertAdjacentHTML("beforeend", `<input name="referral_code" value="TYPED">`);
-    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    submit(form);
     expect(fields(form)).toEqual(["TYPED"]);
     form?.setAttribute("data-track-referral", "ref");
-    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    submit(form);
     expect([fields(form, "ref"), form?.querySelectorAll("[data-reftrack]").length]).toEqual([["NRY-01"], 1]);
   });
 
@@ -187,9 +186,7 @@ describe("messages that say what to do", () => {
   it("a data-track-identify form without marked fields says to mark them", async () => {
     const { tracker, errors, sent } = start();
     document.body.innerHTML = `<form data-track="joined" data-track-identify><input name="email" value="a@b.io"></form>`;
-    const form = document.querySelector("form");
-    form?.addEventListener("submit", (event) => event.preventDefault());
-    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    submit(document.querySelector("form"));
     await tracker.flush();
     expect(sent).toEqual([]);
     expect(errors.map((error) => error.message).join()).toContain('mark the email input');
