@@ -217,6 +217,9 @@ describe("forwarding to Voucherify", () => {
     first.process.kill("SIGKILL");
     await first.exited;
     await start([], env());
-    await expect.poll(() => accepted.length, { timeout: 20_000 }).toBe(3);
+    // The kill can land while the first collector holds its 30 s lease on an event: the restarted one (a new owner)
+    // takes that event over only when the lease runs out, so the wait covers the lease plus the backoff.
+    await expect.poll(() => accepted.length, { timeout: 45_000 }).toBe(3);
+    expect(accepted.map((body) => (body.metadata as { n: number }).n).sort()).toEqual([0, 1, 2]);
   });
 });
