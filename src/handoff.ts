@@ -32,8 +32,6 @@ export function alreadyInCharge(existing: unknown, script: Element | null): bool
 
 /** Commands kept across a navigation, so that one made just before the page went away is not lost. */
 export const PENDING_KEY = "reftrack:pending";
-/** Set by the tracker while its outbox holds events: the next page loads the tracker at once to send them. */
-export const BACKLOG_KEY = "reftrack:backlog";
 
 /**
  * A command made before the tracker was there. A tracked event keeps its id, time and page from the moment it was

@@ -2,14 +2,15 @@
 // current, and holds every command and tracked interaction, synchronously, until the full tracker (a second file,
 // pinned by its sha384) arrives. That file is fetched only when the page first tracks, or when an earlier page left
 // something to send: a visitor who only looks downloads and runs this file alone.
-import { createStore, get, set, type UseStore } from "idb-keyval";
 import { CONSENT_KEY, initialConsent, isConsentChoice, type ConsentState } from "./consent.js";
 import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
-import { alreadyInCharge, BACKLOG_KEY, HANDOFF, isPending, markInCharge, PENDING_KEY, type Handoff, type Pending } from "./handoff.js";
+import { alreadyInCharge, HANDOFF, isPending, markInCharge, PENDING_KEY, type Handoff, type Pending } from "./handoff.js";
 import { randomId } from "./ids.js";
+import { CONSENT_STATE_KEY, stateStore } from "./remembered.js";
+import { setWaiting, somethingWaits } from "./state-cookie.js";
 import { scrubUrl } from "./page-url.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, REFERRAL_PARAM, watchNavigation, withoutParam, type Referral } from "./referral.js";
 
@@ -54,6 +55,13 @@ const storage = (win: Window) => ({
       return null;
     }
   },
+  keys(): string[] {
+    try {
+      return Object.keys(win.localStorage);
+    } catch {
+      return [];
+    }
+  },
   write(key: string, value: unknown): boolean {
     try {
       if (value === null) win.localStorage.removeItem(key);
@@ -81,59 +89,82 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const settings = readSettings(script);
   const doc = win.document;
   const kept = storage(win);
-  const choice = kept.read(CONSENT_KEY);
-  let consent: ConsentState = initialConsent(settings, isConsentChoice(choice) ? choice : null, win.navigator);
-  const isGranted = () => consent === "granted";
+  const device = stateStore(win.indexedDB);
   const now = () => Date.now();
   const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
+  // The one synchronous read at landing: the referral cookie and what an earlier page left to send (state-cookie.ts).
+  const cookies = doc.cookie;
+  const waitedAtOpen = somethingWaits(cookies);
+  // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
+  // per destination, as the outbox is: what was made for one endpoint never goes to another.
+  const pendingKey = `${PENDING_KEY}:${script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? ""}`;
+
+  /**
+   * Null until the device's answer (remembered.ts) or a command that cannot wait for it; meanwhile the codes the page
+   * brought wait in `early`, and nothing is stored, filled in or sent.
+   */
+  let consent: ConsentState | null = null;
+  let early: Referral | null = null;
+  const isGranted = () => consent === "granted";
+  let view: Referral | null = null;
+  const code = () => (isGranted() && isLive(view, now()) ? view.code : "");
+  /** The newest capture, landing URL or SPA navigation: what the tracker adopts when it arrives. */
+  let latest: Referral | null = null;
 
   const capture = (): Referral | null => {
-    if (consent === "denied") return null;
     const href = win.location.href;
     const found = findReferralCode(href, settings.params);
     if (!found.found) return null;
     if (settings.cleanUrl) win.history.replaceState(win.history.state, "", withoutParam(href, found.param));
     return newReferral(found.code, found.param, scrubUrl(href, settings.keep, settings.params), now(), settings.days);
   };
-  const cookieReferral = () => (settings.cookie ? readReferralCookie(doc.cookie, now(), settings.days) : null);
-  let view = consent === "denied" ? null : cookieReferral();
-  const code = () => (isGranted() && isLive(view, now()) ? view.code : "");
+  const onCapture = (captured: Referral | null) => {
+    if (consent === null) early = chooseReferral(early, captured, settings.attribution, now());
+    else keep(captured);
+  };
+  const cookieReferral = (from = doc.cookie) => (settings.cookie ? readReferralCookie(from, now(), settings.days) : null);
 
-  /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB as soon as it answers. */
-  let state: UseStore | null = null;
+  /** What the device remembers decides; then the codes this page brought are kept, as the tracker would keep them. */
+  const decide = (choice: unknown, stored: Referral | null) => {
+    consent = initialConsent(settings, isConsentChoice(choice) ? choice : null, win.navigator);
+    view = consent === "denied" ? null : chooseReferral(stored, null, settings.attribution, now());
+    keep(early);
+    early = null;
+  };
+  /** A command that needs the answer before IndexedDB gives it: the synchronous copies, as the tracker reads them. */
+  const decideNow = () => {
+    if (consent === null) decide(kept.read(CONSENT_KEY), cookieReferral());
+  };
+
+  /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB in the same breath. */
   const keep = (captured: Referral | null) => {
+    if (consent === "denied") return;
     view = chooseReferral(view, captured, settings.attribution, now());
     fillReferralFields(doc, settings.prefix, code(), () => undefined);
     if (captured) latest = captured;
     if (!isGranted() || !captured) return;
     if (settings.cookie && view) doc.cookie = referralCookie(view, scope, now());
-    // One connection for the page, however many SPA navigations bring a code.
-    state ??= createStore("reftrack", "state");
-    const store = state;
-    void get<Referral>("referral", store)
-      .then((stored) => {
-        const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
-        return chosen && chosen !== stored ? set("referral", chosen, store) : undefined;
-      })
-      .catch(() => undefined); // IndexedDB blocked: the cookie holds it, and the tracker will say so
+    void device.update<Referral>("referral", (stored) => {
+      const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
+      return chosen && chosen !== stored ? chosen : undefined;
+    });
   };
-  /** The newest capture, landing URL or SPA navigation: what the tracker adopts when it arrives. */
-  let latest: Referral | null = null;
-  keep(capture());
+  onCapture(capture());
 
-  // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
-  // per destination, as the outbox is: what was made for one endpoint never goes to another.
-  const pendingKey = `${PENDING_KEY}:${script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? ""}`;
   const stored = () => asPendingList(kept.read(pendingKey));
-  const queue: Pending[] = isGranted() ? stored() : [];
+  const queue: Pending[] = [];
   const waiting = new Map<string, Deferred>();
   const persisted = new Set<string>();
   // Read, add, write: another tab of the site may have added its own since. Bounded: a tracker that can never load
-  // (blocked by an extension, say) must not grow the list without end; the oldest go first.
+  // (blocked by an extension, say) must not grow the list without end; the oldest go first. The cookie tells the next
+  // page to look.
   const persist = (entry: Pending) => {
-    if (isGranted() && kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) persisted.add(entry.id);
+    if (!isGranted() || !kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) return;
+    persisted.add(entry.id);
+    setWaiting(doc, "pending", true, scope.secure);
   };
   const record = (entry: Pending): Promise<unknown> => {
+    decideNow();
     queue.push(entry);
     persist(entry);
     load();
@@ -145,9 +176,23 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const id = () => randomId(win.crypto);
   const page = () => pageContext(doc, settings.keep, settings.params);
 
+  /**
+   * Commands an earlier page kept: taken in before the tracker is fetched, however this page came to fetch it. Only
+   * those made before this page opened: a later one is another open tab's, which hands it to its own tracker.
+   */
+  const opened = now();
+  let adopted = false;
+  const adoptEarlier = () => {
+    if (adopted || !isGranted()) return;
+    adopted = true;
+    const mine = new Set(queue.map((entry) => entry.id));
+    queue.unshift(...stored().filter((entry) => !mine.has(entry.id) && (entry.kind === "call" || entry.at < opened)));
+  };
   let loading = false;
   const load = () => {
     if (loading) return;
+    decideNow();
+    adoptEarlier();
     loading = true;
     // Whatever the page's policies refuse (Trusted Types, say), nothing is thrown at the page: the commands wait.
     try {
@@ -210,7 +255,10 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   let successor: ((command: unknown, ...args: unknown[]) => unknown) | null = null;
   const call = (command: unknown, args: unknown[]): unknown => {
     if (successor) return successor(command, ...args);
-    if (command === "referral") return isLive(view, now()) ? { ...view } : null;
+    if (command === "referral") {
+      decideNow();
+      return isLive(view, now()) ? { ...view } : null;
+    }
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
     if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: copy(args[1]) });
     if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), command, args: args.map(copy) });
@@ -231,13 +279,22 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
    * tracker remembers it; a refusal deletes what this file kept, and a grant keeps what waited in memory.
    */
   const choose = (granted: boolean) => {
+    decideNow();
     kept.write(CONSENT_KEY, granted ? "granted" : "denied");
     consent = granted ? "granted" : "denied";
     if (granted) {
+      void device.write((objects) => objects.put("granted", CONSENT_STATE_KEY));
       for (const entry of queue) persist(entry);
       return;
     }
+    // The refusal is all the device keeps: the next page reads it there before it stores anything.
+    void device.write((objects) => {
+      objects.clear();
+      objects.put("denied", CONSENT_STATE_KEY);
+    });
     kept.write(pendingKey, null);
+    setWaiting(doc, "pending", false, scope.secure);
+    setWaiting(doc, "backlog", false, scope.secure);
     persisted.clear();
     view = latest = null;
     doc.cookie = expiredReferralCookie(scope);
@@ -266,7 +323,9 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
             .finally(() => {
               // Done with it, this page or another: no later page replays it.
               const left = stored().filter((item) => item.id !== entry);
-              if (isGranted()) kept.write(pendingKey, left.length > 0 ? left : null);
+              if (!isGranted()) return;
+              kept.write(pendingKey, left.length > 0 ? left : null);
+              if (left.length === 0 && !kept.keys().some((key) => key.startsWith(`${PENDING_KEY}:`))) setWaiting(doc, "pending", false, scope.secure);
             });
         },
       };
@@ -275,8 +334,19 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   Object.defineProperty(api, HANDOFF, { value: handoff });
   markInCharge(api, script);
   for (const args of stub) call(Array.from(args)[0], Array.from(args).slice(1));
-  // What an earlier page left (commands, or events in the outbox) goes out now.
-  if (queue.length > 0 || (isGranted() && kept.read(BACKLOG_KEY) === true)) load();
+  // What the device remembers decides consent and the referral; what an earlier page left (commands, or events in the
+  // outbox) goes out then. Where IndexedDB is unusable, the synchronous copies answer.
+  void device.read().then((remembered) => {
+    if (successor) return; // the tracker is here already, and reads its own state
+    // As the tracker does: the cookie stands in where IndexedDB lost the referral, or a sibling subdomain set it.
+    if (consent === null && remembered) decide(remembered.choice, remembered.referral ?? cookieReferral(cookies));
+    else if (consent === null) decideNow();
+    else if (remembered && consent !== "denied") {
+      view = chooseReferral(remembered.referral, view, settings.attribution, now());
+      fillReferralFields(doc, settings.prefix, code(), () => undefined);
+    }
+    if (isGranted() && waitedAtOpen) load();
+  });
   return api;
 }
 

@@ -122,8 +122,10 @@ export function createSender(options: SenderOptions): Sender {
     writing = null;
     const entries = unwritten;
     unwritten = [];
-    await outbox.add(entries);
+    // Flagged before the write, not after: a page that navigates at once may end before a later write starts, and
+    // the flag is what tells the next page to send what this one left.
     options.onBacklog?.(true);
+    await outbox.add(entries);
     writtenSinceFlush += entries.length;
     if (writtenSinceFlush >= options.batchSize) void sender.flush().catch(options.onError);
     else schedule(options.flushMs);

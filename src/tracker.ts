@@ -17,7 +17,9 @@ import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestinatio
 import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
-import { BACKLOG_KEY, PENDING_KEY, type Pending } from "./handoff.js";
+import { PENDING_KEY, type Pending } from "./handoff.js";
+import { CONSENT_STATE_KEY } from "./remembered.js";
+import { setWaiting } from "./state-cookie.js";
 import { serverSideTracker } from "./inert.js";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -120,7 +122,6 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
   const secure = win.location.protocol === "https:";
   const cookieScope: CookieScope = { domain: settings.cookieDomain, secure };
   const sendStateKey = scoped("reftrack:send", destination);
-  const backlog = webStorageCell(() => win.localStorage, BACKLOG_KEY, null, (value): value is true | null => value === true || value === null);
   const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
   let consent = initialConsent(settings, consentChoice.read(), win.navigator as PrivacySignals);
   const persistentStore = once(() => edges.store ?? browserStore("reftrack", "state", storageFailed));
@@ -146,7 +147,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     onError: report,
     log,
     // The next page's first file loads the tracker at once while something waits here; not while nothing does.
-    onBacklog: (waiting) => consent === "granted" && backlog.write(waiting || null),
+    onBacklog: (waiting) => consent === "granted" && setWaiting(win.document, "backlog", waiting, secure),
   });
 
   let checker: EventChecker = schemaless;
@@ -216,7 +217,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     consent = "denied";
     sender.forget();
     // Each store in use, and the persistent ones if they exist, cleared once: a visitor who declines before ever
-    // agreeing gets no database made for it.
+    // agreeing gets no database made for it but the one that keeps the refusal (rememberChoice).
     const stores = new Set<KeyValueStore | Outbox>([store.current(), outbox.current()]);
     if (persistentStore.made()) stores.add(persistentStore());
     if (persistentOutbox.made()) stores.add(persistentOutbox());
@@ -263,6 +264,7 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     return inOrder(async () => {
       consentChoice.write(granted ? "granted" : "denied");
       await applyConsent(granted);
+      await rememberChoice(granted ? "granted" : "denied");
     });
   };
   const onStorage = (event: StorageEvent) => {
@@ -273,9 +275,17 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     } catch {
       return; // not ours to read: nothing may throw into the page
     }
-    if (isConsentChoice(choice)) inOrder(() => applyConsent(choice === "granted")).catch(report);
+    if (isConsentChoice(choice)) inOrder(() => applyConsent(choice === "granted").then(() => rememberChoice(choice))).catch(report);
   };
   win.addEventListener("storage", onStorage);
+  /**
+   * The first file reads the choice from IndexedDB (remembered.ts): kept there too, after whatever a decline cleared,
+   * and brought in line with localStorage's copy whenever the tracker starts.
+   */
+  async function rememberChoice(choice: ConsentChoice) {
+    const device = persistentStore();
+    if ((await device.get(CONSENT_STATE_KEY)) !== choice) await device.set(CONSENT_STATE_KEY, choice);
+  }
 
   // The landing URL is read now, before anything (our own URL cleaning included) can change it.
   const landing = consent === "denied" ? null : edges.captured !== undefined ? edges.captured : capture();
@@ -300,6 +310,8 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
     chain = result.catch(() => undefined);
     return result;
   };
+  const startingChoice = consentChoice.read();
+  if (startingChoice) inOrder(() => rememberChoice(startingChoice)).catch(report);
 
   // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
   // of one tick reach the outbox together, in one transaction.
@@ -427,12 +439,13 @@ const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {
 function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, scope: CookieScope): void {
   try {
     win.localStorage.removeItem(sendStateKey);
-    // What the first file kept for later pages (commands, the backlog flag) goes too.
-    win.localStorage.removeItem(BACKLOG_KEY);
+    // What the first file kept for later pages goes too.
     for (const key of Object.keys(win.localStorage)) if (key.startsWith(`${PENDING_KEY}:`)) win.localStorage.removeItem(key);
   } catch {
     // storage blocked: nothing was kept there
   }
+  setWaiting(win.document, "pending", false, scope.secure);
+  setWaiting(win.document, "backlog", false, scope.secure);
   win.document.cookie = expiredReferralCookie({ secure: scope.secure });
   if (scope.domain) win.document.cookie = expiredReferralCookie(scope);
   const databases = win.indexedDB?.databases?.bind(win.indexedDB);

@@ -28,16 +28,45 @@ function watchThrown(page: Page): string[] {
 /** Every test here also fails on any page error, console error or unhandled rejection (the fixture checks at the end). */
 const quiet = (errors: string[]) => void errors;
 
+/** The referral in IndexedDB's state store, or null; never creates the database. */
+const storedReferral = (page: Page) =>
+  page.evaluate(async () => {
+    if (!(await indexedDB.databases()).some((database) => database.name === "reftrack")) return null;
+    return new Promise<string | null>((resolve) => {
+      const open = indexedDB.open("reftrack");
+      open.onsuccess = () => {
+        const read = open.result.transaction("state").objectStore("state").get("referral");
+        read.onsuccess = () => resolve((read.result as { code?: string } | undefined)?.code ?? null);
+      };
+    });
+  });
+
 test("a page view that only looks downloads the first file alone; the tracker arrives on the first tracked interaction", async ({ page, pageErrors }) => {
   quiet(pageErrors);
   const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-schema": "/events.schema.json" }));
   const files = requested(page);
+  // The browser's first localStorage read is the dearest step of a page view (README, "Landing cost"): count them.
+  await page.addInitScript(() => {
+    const owner = Object.getOwnPropertyDescriptor(window, "localStorage") ? window : Window.prototype;
+    const descriptor = Object.getOwnPropertyDescriptor(owner, "localStorage");
+    const counted = window as unknown as { localStorageReads: number };
+    counted.localStorageReads = 0;
+    Object.defineProperty(owner, "localStorage", {
+      configurable: true,
+      get() {
+        counted.localStorageReads++;
+        return descriptor?.get?.call(window);
+      },
+    });
+  });
   await page.goto(`${site.origin}/page.html?ref=LOOK-1`);
   await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
   await page.waitForTimeout(500);
   expect(files.filter((file) => file.endsWith(".js"))).toEqual(["/reftrack.js"]);
-  // The referral is captured and stored before anything is deferred: the cookie at once, IndexedDB too.
+  expect(await page.evaluate(() => (window as unknown as { localStorageReads: number }).localStorageReads)).toBe(0);
+  // The referral is captured and stored before anything is deferred: the cookie and IndexedDB.
   expect(await page.evaluate(() => document.cookie)).toContain("reftrack_ref=LOOK-1|ref|");
+  await expect.poll(() => storedReferral(page)).toBe("LOOK-1");
   await page.hover("#button");
   await page.dispatchEvent("#button", "pointerdown");
   await expect.poll(() => files).toContain(`/${fullFile}`);
@@ -133,6 +162,7 @@ test("a malformed entry in the kept commands is dropped, and the valid one after
     const page = { url: location.href, path: "/other.html", referrer: "", title: "other" };
     const valid = { kind: "track", id: "kept-valid-0001", at: Date.now(), page, name: "e", metadata: { n: 1 } };
     localStorage.setItem(storageKey, JSON.stringify([{ kind: "call", id: "bad-1", command: "flush" }, { kind: "element", id: "bad-2" }, valid]));
+    document.cookie = "reftrack_pending=1; Path=/"; // as the page that kept them says it
   }, key);
   await page.goto(`${site.origin}/other.html`);
   await expect.poll(() => use.collector.ids, { timeout: 10_000 }).toEqual(["kept-valid-0001"]);
@@ -187,4 +217,23 @@ test("a second script tag is ignored with a warning naming both endpoints; the f
   const warning = warnings.find((text) => text.includes("second reftrack.js")) ?? "";
   expect(warning).toContain('data-endpoint="/elsewhere"');
   expect(warning).toContain(`data-endpoint="${use.collector.url}"`);
+});
+
+test("a visitor who declined lands again with a code: the first file alone honours the refusal and stores nothing", async ({ page }) => {
+  const thrown = watchThrown(page);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }));
+  // The tracker never arrives: what is honoured here is the first file's doing.
+  await page.route(`**/${fullFile}`, (route) => route.abort());
+  await page.goto(`${site.origin}/page.html`);
+  await page.evaluate(() => void (window as unknown as { reftrack: (...args: unknown[]) => unknown }).reftrack("consent", false));
+  await page.waitForTimeout(300);
+  // Only localStorage's copy would cost the next page a synchronous read: the refusal must be found without it.
+  await page.evaluate(() => localStorage.removeItem("reftrack:consent"));
+  await page.goto(`${site.origin}/page.html?ref=DECLINED-1`);
+  await page.waitForTimeout(500);
+  expect(await page.evaluate(() => document.cookie)).not.toContain("reftrack_ref");
+  expect(await storedReferral(page)).toBeNull();
+  expect(await page.evaluate(() => (window as unknown as { reftrack: { referral(): unknown } }).reftrack.referral())).toBeNull();
+  expect(use.collector.events).toEqual([]);
+  expect(thrown).toEqual([]);
 });

@@ -1,0 +1,62 @@
+// The consent choice and the stored referral, as the first file reads them when a page opens: from IndexedDB,
+// asynchronously, since in a fresh Chromium renderer the first synchronous `localStorage` read blocks the main thread
+// for milliseconds while the browser answers (README, "Landing cost"). localStorage keeps the tracker's copy of the
+// choice; the first file reads it only when a command needs the answer before IndexedDB gives it, or where
+// IndexedDB is unusable.
+import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
+import { isConsentChoice, type ConsentChoice } from "./consent.js";
+import type { Referral } from "./referral.js";
+
+/** The tracker's state store: the referral lives there already, the choice beside it. */
+export const STATE_DB = "reftrack";
+export const STATE_STORE = "state";
+export const CONSENT_STATE_KEY = "consent";
+
+export interface Remembered {
+  choice: ConsentChoice | null;
+  referral: Referral | null;
+}
+
+/**
+ * The state store, opened only where it exists already or once something is to be kept: a visitor who has not
+ * consented (where the site asks) gets no database made by merely reading.
+ */
+export function stateStore(idb: IDBFactory | undefined) {
+  let store: UseStore | null = null;
+  const open = () => (store ??= createStore(STATE_DB, STATE_STORE));
+  return {
+    /** Null where IndexedDB cannot be used: the caller reads the synchronous copies instead. */
+    async read(): Promise<Remembered | null> {
+      try {
+        if (!idb) return null;
+        const listed = await idb.databases?.().catch(() => null);
+        if (listed && !listed.some((database) => database.name === STATE_DB)) return { choice: null, referral: null };
+        const [choice, referral] = await open()("readonly", (objects) => Promise.all([CONSENT_STATE_KEY, "referral"].map((key) => promisifyRequest(objects.get(key)))));
+        return { choice: isConsentChoice(choice) ? choice : null, referral: (referral as Referral | undefined) ?? null };
+      } catch {
+        return null;
+      }
+    },
+    /** Writes in one transaction; a failure is left to the copies in localStorage and the cookie. */
+    async write(change: (objects: IDBObjectStore) => void): Promise<void> {
+      try {
+        await open()("readwrite", (objects) => {
+          change(objects);
+          return promisifyRequest(objects.transaction);
+        });
+      } catch {
+        // IndexedDB blocked or full: the tracker says so when it arrives
+      }
+    },
+    /** Reads `key` and writes what `next` makes of it, in the same transaction. */
+    async update<T>(key: string, next: (current: T | undefined) => T | undefined): Promise<void> {
+      await this.write((objects) => {
+        const read = objects.get(key);
+        read.onsuccess = () => {
+          const value = next(read.result as T | undefined);
+          if (value !== undefined) objects.put(value, key);
+        };
+      });
+    },
+  };
+}
