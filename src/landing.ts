@@ -92,9 +92,6 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const device = stateStore(win.indexedDB);
   const now = () => Date.now();
   const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
-  // The one synchronous read at landing: the referral cookie and what an earlier page left to send (state-cookie.ts).
-  const cookies = doc.cookie;
-  const waitedAtOpen = somethingWaits(cookies);
   // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
   // per destination, as the outbox is: what was made for one endpoint never goes to another.
   const pendingKey = `${PENDING_KEY}:${script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? ""}`;
@@ -335,9 +332,11 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   markInCharge(api, script);
   for (const args of stub) call(Array.from(args)[0], Array.from(args).slice(1));
   // What the device remembers decides consent and the referral; what an earlier page left (commands, or events in the
-  // outbox) goes out then. Where IndexedDB is unusable, the synchronous copies answer.
+  // outbox) goes out then. Where IndexedDB is unusable, the synchronous copies answer. The page's one synchronous
+  // storage read, `document.cookie`, waits for this too: the first one of a page costs most while the page is loading.
   void device.read().then((remembered) => {
     if (successor) return; // the tracker is here already, and reads its own state
+    const cookies = doc.cookie;
     // As the tracker does: the cookie stands in where IndexedDB lost the referral, or a sibling subdomain set it.
     if (consent === null && remembered) decide(remembered.choice, remembered.referral ?? cookieReferral(cookies));
     else if (consent === null) decideNow();
@@ -345,7 +344,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
       view = chooseReferral(remembered.referral, view, settings.attribution, now());
       fillReferralFields(doc, settings.prefix, code(), () => undefined);
     }
-    if (isGranted() && waitedAtOpen) load();
+    // (state-cookie.ts) The referral cookie and the flags of what an earlier page left to send come in one read.
+    if (isGranted() && somethingWaits(cookies)) load();
   });
   return api;
 }
