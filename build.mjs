@@ -1,5 +1,6 @@
 // Builds the browser bundle, the npm entries with their types, and the demo server; prints every output's size.
 import { build } from "esbuild";
+import { minify } from "terser";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
@@ -28,6 +29,12 @@ for (const dir of ["dist", collectorDist]) {
 // view runs and that loads the full one, pinned by its sha384, when the page first tracks.
 const browserBuild = { format: "iife", minify: true, target: browsers, platform: "browser" };
 await bundle({ entryPoints: ["src/full.ts"], outfile: ".build/reftrack-full.js", ...browserBuild });
+// terser minifies esbuild's output once more: it gives the most used names the same few letters in every scope, which
+// gzip compresses better (about 0.5 KB on this file), and its compressor takes about 0.35 KB more. Its default, safe
+// transforms only, and no getter assumed free of side effects. ASCII only, as esbuild writes it: a page that serves the
+// file without a charset still reads every message right.
+const terse = await minify(readFileSync(".build/reftrack-full.js", "utf8"), { ecma: 2020, compress: { passes: 2, pure_getters: false }, mangle: true, format: { comments: false, ascii_only: true } });
+writeFileSync(".build/reftrack-full.js", terse.code);
 const fullSource = readFileSync(".build/reftrack-full.js");
 const fullFile = `reftrack.${createHash("sha256").update(fullSource).digest("hex").slice(0, 12)}.js`;
 writeFileSync(`dist/${fullFile}`, fullSource);

@@ -3,7 +3,7 @@
 import { optionsFromAttributes } from "./options.js";
 import { compileSchema, type SchemaDocument } from "./schema.js";
 import { errorMessage } from "./storage.js";
-import { createTracker, type Tracker } from "./tracker.js";
+import { browserTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
 import { failedTracker } from "./inert.js";
 import { alreadyInCharge, markInCharge, type Handoff } from "./handoff.js";
@@ -35,7 +35,7 @@ export function installGlobal(win: StubbedWindow, script: Element | null, landin
   try {
     if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag, not from another script");
     const edges = landing ? { captured: landing.captured } : {};
-    tracker = createTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof createTracker>[0], edges) as unknown as Tracker<SchemaDocument>;
+    tracker = browserTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof browserTracker>[0], edges) as unknown as Tracker<SchemaDocument>;
   } catch (error) {
     failure = new Error(`reftrack did not start: ${errorMessage(error)}`);
     console.error(`[reftrack] ${failure.message}`);

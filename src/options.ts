@@ -1,6 +1,5 @@
-// Settings: one struct checks `createTracker` options and converts the script tag's attribute strings alike.
-import { array, boolean, coerce, create, defaulted, enums, func, integer, number, object, optional, pattern, size, string, unknown, type Infer } from "superstruct";
-import { validateOrIssues, ValidationError, type SchemaDocument } from "./schema.js";
+// Settings: one table checks `createTracker` options and converts the script tag's attribute strings alike.
+import { ValidationError, type SchemaDocument } from "./schema.js";
 import { REFERRAL_PARAM, type Attribution } from "./referral.js";
 import { VOUCHERIFY_API } from "./voucherify.js";
 import { COOKIE_DOMAIN } from "./cookie.js";
@@ -41,35 +40,92 @@ const fromNumber = (value: string) => (value.trim() === "" ? value : Number(valu
 // A bare attribute (`data-clean-url`) means true, as HTML boolean attributes do.
 const fromFlag = (value: string) => ({ "": true, true: true, false: false })[value.trim().toLowerCase()] ?? value;
 
-const flag = (fallback: boolean) => defaulted(coerce(boolean(), string(), fromFlag), fallback);
-const params = (fallback: string[], min: number) => defaulted(coerce(size(array(pattern(string(), REFERRAL_PARAM)), min, 20), string(), fromList), fallback);
-const bounded = (fallback: number, min: number, max: number, whole = false) =>
-  defaulted(coerce(size(whole ? integer() : number(), min, max), string(), fromNumber), fallback);
+/**
+ * One setting: its default (undefined: optional), whether a value is acceptable, and how a given value is converted
+ * first (an attribute string into its type; a list copied, so that a site's array changed later changes nothing).
+ */
+type Setting = [fallback: unknown | undefined, valid: (value: unknown) => boolean, convert?: (value: unknown) => unknown];
 
-/** Why each default: see "Defaults" in the README. */
-const SettingsStruct = object({
-  endpoint: optional(size(string(), 1, 2048)),
-  voucherifyAppId: optional(size(string(), 1, 200)),
-  voucherifyClientToken: optional(size(string(), 1, 500)),
-  voucherifyApi: defaulted(pattern(string(), /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/), VOUCHERIFY_API),
-  schema: optional(unknown()),
+const isString = (value: unknown): value is string => typeof value === "string";
+const fromString = (convert: (value: string) => unknown) => (value: unknown) => (isString(value) ? convert(value) : value);
+/** A string matching `pattern` (lengths and choices are patterns too: a value of another type never is one). */
+const matching = (pattern: RegExp) => (value: unknown) => isString(value) && pattern.test(value);
+const flag = (fallback: boolean): Setting => [fallback, (value) => typeof value === "boolean", fromString(fromFlag)];
+const param = matching(REFERRAL_PARAM);
+const params = (fallback: string[], min: number): Setting => [
+  fallback,
+  // Array.from: a hole in the array is a value that is not a name, as `every` alone would skip it.
+  (value) => Array.isArray(value) && value.length >= min && value.length <= 20 && Array.from(value).every(param),
+  (value) => (isString(value) ? fromList(value) : Array.isArray(value) ? value.slice() : value),
+];
+const bounded = (fallback: number, min: number, max: number, whole = false): Setting => [
+  fallback,
+  // NaN fails the comparisons.
+  (value) => typeof value === "number" && (!whole || Number.isInteger(value)) && value >= min && value <= max,
+  fromString(fromNumber),
+];
+
+/** Why each default: see "Defaults" in the README. The order is the order settings are checked and reported in. */
+const SETTINGS: Record<string, Setting> = {
+  endpoint: [, matching(/^[^]{1,2048}$/)],
+  voucherifyAppId: [, matching(/^[^]{1,200}$/)],
+  voucherifyClientToken: [, matching(/^[^]{1,500}$/)],
+  voucherifyApi: [VOUCHERIFY_API, matching(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/)],
+  schema: [, () => true],
   referralParams: params(["ref", "referral", "referral_code", "via"], 1),
   keepParams: params([], 0),
-  attribution: defaulted(enums(["first", "last"] as const), "last"),
+  attribution: ["last", matching(/^(first|last)$/)],
   attributionDays: bounded(30, 0.001, 3650),
   cleanUrl: flag(false),
-  attrPrefix: defaulted(pattern(string(), /^data-[a-z0-9]+(-[a-z0-9]+)*$/), "data-track"),
+  attrPrefix: ["data-track", matching(/^data-[a-z0-9]+(-[a-z0-9]+)*$/)],
   batchSize: bounded(20, 1, 500, true),
   flushMs: bounded(2000, 0, 600_000, true),
   debug: flag(false),
-  consent: defaulted(enums(["required", "not-required"] as const), "not-required"),
+  consent: ["not-required", matching(/^(required|not-required)$/)],
   respectGpc: flag(true),
   referralCookie: flag(true),
-  cookieDomain: optional(pattern(string(), COOKIE_DOMAIN)),
-  onError: optional(func()),
-});
+  cookieDomain: [, matching(COOKIE_DOMAIN)],
+  onError: [, (value) => typeof value === "function"],
+};
 
-export type Settings = Infer<typeof SettingsStruct>;
+export interface Settings {
+  endpoint?: string;
+  voucherifyAppId?: string;
+  voucherifyClientToken?: string;
+  voucherifyApi: string;
+  schema?: unknown;
+  referralParams: string[];
+  keepParams: string[];
+  attribution: Attribution;
+  attributionDays: number;
+  cleanUrl: boolean;
+  attrPrefix: string;
+  batchSize: number;
+  flushMs: number;
+  debug: boolean;
+  consent: "required" | "not-required";
+  respectGpc: boolean;
+  referralCookie: boolean;
+  cookieDomain?: string;
+  onError?: Function;
+}
+
+/**
+ * The settings with defaults applied and strings converted, and the names of those that are invalid: every setting
+ * in order, then every key that is not a setting.
+ */
+function check(input: Record<string | symbol, unknown>): { value: Settings; invalid: string[] } {
+  const value: Record<string | symbol, unknown> = { ...input };
+  const invalid = Object.keys(input).filter((key) => !Object.hasOwn(SETTINGS, key));
+  for (const [key, [fallback, valid, convert = (same: unknown) => same]] of Object.entries(SETTINGS).reverse()) {
+    const given = input[key] === undefined ? fallback : input[key];
+    if (given === undefined) continue;
+    const converted = convert(given);
+    if (valid(converted)) value[key] = converted;
+    else invalid.unshift(key);
+  }
+  return { value: value as unknown as Settings, invalid };
+}
 
 /** What each setting takes, in words a site owner can act on. */
 const EXPECTED: Record<string, string> = {
@@ -100,11 +156,10 @@ const attributeOf = (option: string) => `data-${option.replace(/[A-Z]/g, (letter
  */
 export function resolveSettings(input: Record<string | symbol, unknown>, report: (error: Error) => void): Settings {
   const nameOf = (option: string) => (input[FROM_ATTRIBUTES] ? attributeOf(option) : option);
-  const checked = validateOrIssues(input, SettingsStruct, { coerce: true });
-  let settings = checked.ok ? checked.value : undefined;
-  if (!checked.ok) {
-    const rest: Record<string, unknown> = { ...input };
-    const issues = [...new Set(checked.issues.map((issue) => issue.path.split(".")[0] ?? ""))].map((key) => {
+  let { value: settings, invalid } = check(input);
+  if (invalid.length > 0) {
+    const rest: Record<string | symbol, unknown> = { ...input };
+    const issues = invalid.map((key) => {
       delete rest[key];
       // A consent setting that cannot be read must not switch tracking on: it falls back to the careful value.
       if (key === "consent") rest.consent = "required";
@@ -113,9 +168,9 @@ export function resolveSettings(input: Record<string | symbol, unknown>, report:
     const fatal = issues.some(({ path }) => DESTINATION_KEYS.map(nameOf).includes(path) || path === "");
     if (fatal) throw new ValidationError("reftrack settings", issues);
     report(new ValidationError("reftrack settings", issues));
-    settings = create(rest, SettingsStruct);
+    settings = check(rest).value;
   }
-  if (!settings?.endpoint && !(settings?.voucherifyAppId && settings.voucherifyClientToken)) {
+  if (!settings.endpoint && !(settings.voucherifyAppId && settings.voucherifyClientToken)) {
     throw new ValidationError("reftrack settings", [
       { path: nameOf("endpoint"), message: `is required: give the URL that receives batches, or both ${nameOf("voucherifyAppId")} and ${nameOf("voucherifyClientToken")} to send straight to Voucherify` },
     ]);
@@ -125,19 +180,10 @@ export function resolveSettings(input: Record<string | symbol, unknown>, report:
 
 /** `must be a whole number from 1 to 500, got "lots"; using 20`: what it takes, what it got, what happens instead. */
 function settingMessage(key: string, value: unknown): string {
-  const fallback = (SettingsStruct.schema as Record<string, { create?: unknown }>)[key];
-  const used = key === "consent" ? '"required"' : DESTINATION_KEYS.includes(key) ? null : defaultOf(fallback);
-  const expected = EXPECTED[key] ?? (key in SettingsStruct.schema ? '"true" or "false"' : "nothing: it is not a setting of reftrack");
+  const fallback = Object.hasOwn(SETTINGS, key) ? (SETTINGS[key] as Setting)[0] : undefined;
+  const used = key === "consent" ? '"required"' : DESTINATION_KEYS.includes(key) ? null : fallback === undefined ? "none" : JSON.stringify(fallback);
+  const expected = EXPECTED[key] ?? (key in SETTINGS ? '"true" or "false"' : "nothing: it is not a setting of reftrack");
   return `must be ${expected}, got ${describeValue(value)}${used === null ? "" : `; using ${used}`}`;
-}
-
-function defaultOf(struct: unknown): string {
-  try {
-    const value = create(undefined, struct as Parameters<typeof create>[1]);
-    return value === undefined ? "none" : JSON.stringify(value);
-  } catch {
-    return "none";
-  }
 }
 
 const describeValue = (value: unknown) => (typeof value === "string" ? JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value) : typeof value === "function" ? "a function" : JSON.stringify(value) ?? String(value));
@@ -151,7 +197,7 @@ const DESTINATION_KEYS = ["endpoint", "voucherifyAppId", "voucherifyClientToken"
  */
 export function optionsFromAttributes(read: (attribute: string) => string | null): Record<string, unknown> {
   const options: Record<string | symbol, unknown> = { [FROM_ATTRIBUTES]: true };
-  for (const option of Object.keys(SettingsStruct.schema)) {
+  for (const option of Object.keys(SETTINGS)) {
     const value = option === "onError" ? null : read(attributeOf(option));
     if (value !== null) options[option] = value;
   }

@@ -81,7 +81,7 @@ export function createSender(options: SenderOptions): Sender {
   let writing: Promise<void> | null = null;
   let writtenSinceFlush = 0;
   let timer: unknown = null;
-  let timerAt = Number.POSITIVE_INFINITY;
+  let timerAt = Infinity;
   let sending: Promise<void> | null = null;
   let attempt = 0;
   /** A wait caused by the network (0: none) binds only this page: a new page may be on a working network. */
@@ -113,7 +113,7 @@ export function createSender(options: SenderOptions): Sender {
     timerAt = at;
     timer = options.setTimeout(() => {
       timer = null;
-      timerAt = Number.POSITIVE_INFINITY;
+      timerAt = Infinity;
       void sender.flush().catch(options.onError);
     }, ms);
   };

@@ -1,5 +1,5 @@
 // Where reftrack keeps things: IndexedDB through idb-keyval, or memory where IndexedDB is blocked.
-import { clear, createStore, del, get, set, type UseStore } from "idb-keyval";
+import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
 
 export interface KeyValueStore {
   get<T>(key: string): Promise<T | undefined>;
@@ -18,8 +18,22 @@ export function memoryStore(): KeyValueStore {
   };
 }
 
+/**
+ * idb-keyval's get, set, del and clear on `store`, written out: its own functions default to a database of their own,
+ * which would come along into the bundle.
+ */
 export function idbKeyValue(store: UseStore): KeyValueStore {
-  return { get: (key) => get(key, store), set: (key, value) => set(key, value, store), del: (key) => del(key, store), clear: () => clear(store) };
+  const write = (change: (objects: IDBObjectStore) => void) =>
+    store("readwrite", (objects) => {
+      change(objects);
+      return promisifyRequest(objects.transaction);
+    }) as Promise<void>;
+  return {
+    get: (key) => store("readonly", (objects) => promisifyRequest(objects.get(key))),
+    set: (key, value) => write((objects) => objects.put(value, key)),
+    del: (key) => write((objects) => objects.delete(key)),
+    clear: () => write((objects) => objects.clear()),
+  };
 }
 
 /**

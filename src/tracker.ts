@@ -81,6 +81,11 @@ export function createTracker<S extends SchemaDocument | undefined = undefined>(
 ): Tracker<S> {
   // Server-side rendering imports and calls this too: there, a tracker that does nothing, never a ReferenceError.
   if (!edges.window && typeof window === "undefined") return serverSideTracker<Tracker<S>>();
+  return browserTracker(options, edges);
+}
+
+/** `createTracker` where a browser runs for sure (the script tag's file), so that file carries no inert tracker. */
+export function browserTracker<S extends SchemaDocument | undefined = undefined>(options: TrackerOptions<S>, edges: Partial<TrackerEdges> = {}): Tracker<S> {
   const onError = options.onError ?? ((error: Error) => console.warn("[reftrack]", error.message, error));
   const settings = resolveSettings({ ...options }, onError);
   const log = settings.debug ? (message: string, detail?: unknown) => console.info("[reftrack]", mask(message), mask(detail ?? "")) : () => {};

@@ -119,7 +119,7 @@ export interface Destination {
  * cross-origin endpoint needs no preflight.
  */
 export function collectorDestination(endpoint: string): Destination {
-  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Number.POSITIVE_INFINITY, encode: encodeBatch, beacon: true, rate: null, classify: classifyStatus, listsRejected: true, dedupes: true };
+  return { url: endpoint, headers: { "Content-Type": "text/plain;charset=UTF-8" }, maxEvents: Infinity, encode: encodeBatch, beacon: true, rate: null, classify: classifyStatus, listsRejected: true, dedupes: true };
 }
 
 /** Voucherify's client-side API: one event per request, its application id and client token in headers, paced. */
