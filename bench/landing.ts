@@ -6,7 +6,7 @@
 // navigation until the page is idle, minus the same figure for a blank page; the median of RUNS page loads.
 import { chromium, type Browser } from "playwright-core";
 import { createServer } from "node:http";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../test/browser/chromium.js";
@@ -99,9 +99,29 @@ try {
   const blank = median((results.get("blank page") ?? []).map((result) => result.taskMs));
   console.log(`page views in Chromium, median of ${RUNS} fresh loads each (${METRIC}; blank page: ${blank.toFixed(1)} ms)`);
   console.log(`  ${"".padEnd(36)}${"gzip bytes".padStart(12)}${"CPU over blank".padStart(18)}`);
-  for (const [label] of cases.slice(1)) {
+  const figures = (label: string) => {
     const runs = results.get(label) ?? [];
-    console.log(`  ${label.padEnd(36)}${String(median(runs.map((result) => result.bytes))).padStart(12)}${`${(median(runs.map((result) => result.taskMs)) - blank).toFixed(1)} ms`.padStart(18)}`);
+    return { bytes: median(runs.map((result) => result.bytes)), ms: median(runs.map((result) => result.taskMs)) - blank };
+  };
+  for (const [label] of cases.slice(1)) {
+    const { bytes, ms } = figures(label);
+    console.log(`  ${label.padEnd(36)}${String(bytes).padStart(12)}${`${ms.toFixed(1)} ms`.padStart(18)}`);
+  }
+  // `npm run bench -- --update-readme`: the README's page-view table is this run's figures, not a copy by hand.
+  if (process.argv.includes("--update-readme")) {
+    const cell = ({ bytes, ms }: { bytes: number; ms: number }) => `${bytes.toLocaleString("en-US")} B | ${ms.toFixed(1)} ms`;
+    const row = (view: string, ours: string, theirs: string) => `| ${view} | ${cell(figures(ours))} | ${cell(figures(theirs))} |`;
+    const table = [
+      "| page view | reftrack, bytes (gzip) | reftrack, script time | Plausible, bytes | Plausible, script time |",
+      "| --- | ---: | ---: | ---: | ---: |",
+      row("landing, nothing clicked", "reftrack, landing view", "Plausible, landing view"),
+      row("tracking, one click delivered", "reftrack, tracking view (1 click)", "Plausible, tracking view (1 click)"),
+    ].join("\n");
+    const readme = readFileSync("README.md", "utf8");
+    const updated = readme.replace(/\| page view \| reftrack, bytes \(gzip\)[^\n]*\n(\|[^\n]*\n)+/, `${table}\n`);
+    if (updated === readme && !readme.includes(table)) throw new Error("README.md has no page-view table to update");
+    writeFileSync("README.md", updated);
+    console.log("README.md: page-view table updated");
   }
 } finally {
   await browser.close();

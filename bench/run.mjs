@@ -7,5 +7,6 @@ for (const name of ["landing", "delivery", "collector"]) {
 }
 for (const script of ["bench/size.mjs", ".build/bench-landing.js", ".build/bench-delivery.js", ".build/bench-collector.js"]) {
   console.log(`\n## ${script.replace(".build/bench-", "bench/").replace(/\.js$/, ".ts")}\n`);
-  execFileSync(process.execPath, [script], { stdio: "inherit" });
+  // `npm run bench -- --update-readme` passes the flag on: the page-view bench rewrites the README's table.
+  execFileSync(process.execPath, [script, ...process.argv.slice(2)], { stdio: "inherit" });
 }
