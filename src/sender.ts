@@ -198,9 +198,9 @@ export function createSender(options: SenderOptions): Sender {
    * Forgets this tab's written entries older than the oldest one in the outbox: another tab delivered them, or the
    * bound dropped them. Without this a hidden tab would resend what others delivered, and the map would only grow.
    */
-  const forgetSettled = async () => {
+  const forgetSettled = async (writing: ReadonlySet<string> = new Set()) => {
     const [oldest] = await outbox.peek(1);
-    const pending = new Set(unwritten.map((entry) => keyId(entry.key)));
+    const pending = new Set([...writing, ...unwritten.map((entry) => keyId(entry.key))]);
     for (const [id, entry] of unconfirmed) {
       if (!pending.has(id) && (!oldest || compareKeys(entry.key, oldest.key) < 0)) unconfirmed.delete(id);
     }
@@ -215,6 +215,38 @@ export function createSender(options: SenderOptions): Sender {
     // Another tab is sending; it may finish before seeing events this tab wrote just now, so look again later,
     // for as long as this tab has events that nobody has confirmed.
     if (!held && unconfirmed.size > 0) schedule(options.flushMs);
+  };
+
+  /** The exit path's keepalive requests, for this tab's unconfirmed events (notWritten: not in the outbox yet). */
+  const sendOnExit = (notWritten: ReadonlySet<string>, unloading: boolean) => {
+    // Nothing leaves while sending is not allowed, or inside a wait the endpoint asked for: those events stay
+    // queued for the next load.
+    if (!options.maySend() || serverWait() > 0) return;
+    const entries = [...unconfirmed.values()].filter((entry) => {
+      const id = keyId(entry.key);
+      if (leaving.has(id)) return false;
+      // Without dedupe at the destination, only what no other tab can see yet, and nothing already on its way.
+      if (!destination.dedupes) return notWritten.has(id) && !sendingNow.has(id);
+      return unloading || !sendingNow.has(id);
+    });
+    let budget = MAX_BODY_BYTES;
+    // A paced destination gets only the requests its pace allows now; the rest go out on the next load.
+    while (entries.length > 0 && !stopped && paced() === 0) {
+      const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), Math.min(options.batchSize, destination.maxEvents)));
+      const body = encode(batch);
+      const bytes = byteLength(body);
+      if (bytes <= budget) {
+        budget -= bytes;
+        const ids = batch.map((entry) => keyId(entry.key));
+        ids.forEach((id) => leaving.add(id));
+        void request(body, true).then((result) => {
+          ids.forEach((id) => leaving.delete(id));
+          if (destination.classify(result.status) === "delivered") return delivered(batch, result);
+        });
+      } else if (!destination.beacon || !options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
+        break; // the browser's budget for a closing page is spent: the rest goes out on the next load
+      }
+    }
   };
 
   const sender: Sender = {
@@ -240,34 +272,14 @@ export function createSender(options: SenderOptions): Sender {
       const notWritten = new Set(unwritten.map((entry) => keyId(entry.key)));
       // Start committing what is not written yet; the keepalive requests below do not wait for it.
       if (unwritten.length > 0) void write().catch(options.onError);
-      // Nothing leaves while sending is not allowed, or inside a wait the endpoint asked for: those events stay
-      // queued for the next load.
-      if (!options.maySend() || serverWait() > 0) return;
-      const entries = [...unconfirmed.values()].filter((entry) => {
-        const id = keyId(entry.key);
-        if (leaving.has(id)) return false;
-        // Without dedupe at the destination, only what no other tab can see yet, and nothing already on its way.
-        if (!destination.dedupes) return notWritten.has(id) && !sendingNow.has(id);
-        return unloading || !sendingNow.has(id);
-      });
-      let budget = MAX_BODY_BYTES;
-      // A paced destination gets only the requests its pace allows now; the rest go out on the next load.
-      while (entries.length > 0 && !stopped && paced() === 0) {
-        const batch = entries.splice(0, batchLength(entries.map((entry) => entry.key[3]), Math.min(options.batchSize, destination.maxEvents)));
-        const body = encode(batch);
-        const bytes = byteLength(body);
-        if (bytes <= budget) {
-          budget -= bytes;
-          const ids = batch.map((entry) => keyId(entry.key));
-          ids.forEach((id) => leaving.add(id));
-          void request(body, true).then((result) => {
-            ids.forEach((id) => leaving.delete(id));
-            if (destination.classify(result.status) === "delivered") return delivered(batch, result);
-          });
-        } else if (!destination.beacon || !options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
-          break; // the browser's budget for a closing page is spent: the rest goes out on the next load
-        }
-      }
+      if (unloading) return sendOnExit(notWritten, true);
+      // Hidden, not unloading: the page still runs a moment, long enough to forget first what another tab delivered
+      // since this one last looked, so that a tab switch never sends it again. An unload cannot wait (above): there,
+      // the contract allows the duplicate.
+      void forgetSettled(notWritten).then(
+        () => sendOnExit(notWritten, false),
+        () => sendOnExit(notWritten, false),
+      );
     },
     online() {
       if (networkRetryAt > 0) {
