@@ -33,3 +33,6 @@ export class ConsentError extends Error {
 
 export const CONSENT_KEY = "reftrack:consent";
 export const isConsentChoice = (value: unknown): value is ConsentChoice => value === "granted" || value === "denied";
+
+/** Several copies of one choice (cookie, IndexedDB, localStorage): a refusal in any of them wins, then a grant. */
+export const strictest = (...choices: unknown[]): ConsentChoice | null => (choices.includes("denied") ? "denied" : choices.includes("granted") ? "granted" : null);

@@ -41,7 +41,11 @@ export const PENDING_KEY = "reftrack:pending";
 export type Pending =
   | { kind: "track"; id: string; at: number; page: PageContext; name: unknown; metadata: unknown }
   | { kind: "element"; id: string; at: number; page: PageContext; action: ElementAction }
-  | { kind: "call"; id: string; command: string; args: unknown[] };
+  // `at` is missing from entries kept before it was added.
+  | { kind: "call"; id: string; command: string; args: unknown[]; at?: number };
+
+/** What the first file hands over: this page's commands, and earlier pages' as read back from storage (isPending). */
+export type Unchecked = Pending | { id: string; kind?: unknown };
 
 export interface Handoff {
   script: Element;
@@ -51,12 +55,15 @@ export interface Handoff {
    * Called by the tracker once it stands, with its API: the first file stops its listeners, forwards later calls to
    * `tracker`, and returns what was queued.
    */
-  takeOver(tracker: (command: unknown, ...args: unknown[]) => unknown): { pending: Pending[]; settle: (id: string, outcome: Promise<unknown>) => void };
+  takeOver(tracker: (command: unknown, ...args: unknown[]) => unknown): { pending: Unchecked[]; settle: (id: string, outcome: Promise<unknown>) => void };
 }
 
 const COMMANDS = ["identify", "flush", "reset", "consent"];
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const isPage = (value: unknown) => isObject(value) && ["url", "path", "referrer", "title"].every((key) => typeof value[key] === "string");
+
+/** Enough of an entry for the first file to keep it, hand it over and free it by id; the tracker checks the rest. */
+export const hasId = (value: unknown): value is { id: string } => isObject(value) && typeof value.id === "string";
 
 /**
  * An entry read back from storage, field by field: the visitor (or any script of the site) can write there, and an

@@ -2,15 +2,15 @@
 // current, and holds every command and tracked interaction, synchronously, until the full tracker (a second file,
 // pinned by its sha384) arrives. That file is fetched only when the page first tracks, or when an earlier page left
 // something to send: a visitor who only looks downloads and runs this file alone.
-import { CONSENT_KEY, initialConsent, isConsentChoice, type ConsentState } from "./consent.js";
+import { CONSENT_KEY, initialConsent, isConsentChoice, strictest, type ConsentState } from "./consent.js";
 import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
-import { alreadyInCharge, HANDOFF, isPending, markInCharge, PENDING_KEY, type Handoff, type Pending } from "./handoff.js";
+import { alreadyInCharge, HANDOFF, hasId, markInCharge, PENDING_KEY, type Handoff, type Pending, type Unchecked } from "./handoff.js";
 import { randomId } from "./ids.js";
 import { CONSENT_STATE_KEY, stateStore } from "./remembered.js";
-import { setWaiting, somethingWaits } from "./state-cookie.js";
+import { cookieChoice, readCookies, setChoiceCookie, setWaiting, somethingWaits, writeCookie } from "./state-cookie.js";
 import { scrubUrl } from "./page-url.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, REFERRAL_PARAM, watchNavigation, withoutParam, type Referral } from "./referral.js";
 
@@ -55,13 +55,6 @@ const storage = (win: Window) => ({
       return null;
     }
   },
-  keys(): string[] {
-    try {
-      return Object.keys(win.localStorage);
-    } catch {
-      return [];
-    }
-  },
   write(key: string, value: unknown): boolean {
     try {
       if (value === null) win.localStorage.removeItem(key);
@@ -89,7 +82,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const settings = readSettings(script);
   const doc = win.document;
   const kept = storage(win);
-  const device = stateStore(win.indexedDB);
+  const device = stateStore(win);
   const now = () => Date.now();
   const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
   // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
@@ -104,7 +97,11 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   let early: Referral | null = null;
   const isGranted = () => consent === "granted";
   let view: Referral | null = null;
-  const code = () => (isGranted() && isLive(view, now()) ? view.code : "");
+  // A form submitted before IndexedDB answers gets the code all the same (decideNow).
+  const code = () => {
+    decideNow();
+    return isGranted() && isLive(view, now()) ? view.code : "";
+  };
   /** The newest capture, landing URL or SPA navigation: what the tracker adopts when it arrives. */
   let latest: Referral | null = null;
 
@@ -119,7 +116,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     if (consent === null) early = chooseReferral(early, captured, settings.attribution, now());
     else keep(captured);
   };
-  const cookieReferral = (from = doc.cookie) => (settings.cookie ? readReferralCookie(from, now(), settings.days) : null);
+  const cookieReferral = (from = readCookies(doc)) => (settings.cookie ? readReferralCookie(from, now(), settings.days) : null);
 
   /** What the device remembers decides; then the codes this page brought are kept, as the tracker would keep them. */
   const decide = (choice: unknown, stored: Referral | null) => {
@@ -128,9 +125,14 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     keep(early);
     early = null;
   };
-  /** A command that needs the answer before IndexedDB gives it: the synchronous copies, as the tracker reads them. */
+  /**
+   * Whatever cannot wait for IndexedDB (a command, a form submitted, the page going away, an IndexedDB that never
+   * answers) decides from the synchronous copies, the tracker's localStorage one included.
+   */
   const decideNow = () => {
-    if (consent === null) decide(kept.read(CONSENT_KEY), cookieReferral());
+    if (consent !== null) return;
+    const cookies = readCookies(doc);
+    decide(strictest(cookieChoice(cookies), kept.read(CONSENT_KEY)), cookieReferral(cookies));
   };
 
   /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB in the same breath. */
@@ -140,7 +142,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     fillReferralFields(doc, settings.prefix, code(), () => undefined);
     if (captured) latest = captured;
     if (!isGranted() || !captured) return;
-    if (settings.cookie && view) doc.cookie = referralCookie(view, scope, now());
+    if (settings.cookie && view) writeCookie(doc, referralCookie(view, scope, now()));
     void device.update<Referral>("referral", (stored) => {
       const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
       return chosen && chosen !== stored ? chosen : undefined;
@@ -149,13 +151,13 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   onCapture(capture());
 
   const stored = () => asPendingList(kept.read(pendingKey));
-  const queue: Pending[] = [];
+  const queue: Unchecked[] = [];
   const waiting = new Map<string, Deferred>();
   const persisted = new Set<string>();
   // Read, add, write: another tab of the site may have added its own since. Bounded: a tracker that can never load
   // (blocked by an extension, say) must not grow the list without end; the oldest go first. The cookie tells the next
   // page to look.
-  const persist = (entry: Pending) => {
+  const persist = (entry: Unchecked) => {
     if (!isGranted() || !kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) return;
     persisted.add(entry.id);
     setWaiting(doc, "pending", true, scope.secure);
@@ -175,7 +177,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 
   /**
    * Commands an earlier page kept: taken in before the tracker is fetched, however this page came to fetch it. Only
-   * those made before this page opened: a later one is another open tab's, which hands it to its own tracker.
+   * those made before this page opened: a later one is another open tab's, which hands it to its own tracker. One
+   * "made" after now was made before the clock went back, and is taken too.
    */
   const opened = now();
   let adopted = false;
@@ -183,7 +186,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     if (adopted || !isGranted()) return;
     adopted = true;
     const mine = new Set(queue.map((entry) => entry.id));
-    queue.unshift(...stored().filter((entry) => !mine.has(entry.id) && (entry.kind === "call" || entry.at < opened)));
+    const earlier = (made: unknown) => typeof made !== "number" || made < opened || made > now() + 60_000;
+    queue.unshift(...stored().filter((entry) => !mine.has(entry.id) && earlier((entry as { at?: unknown }).at)));
   };
   let loading = false;
   const load = () => {
@@ -246,7 +250,17 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const listeners: [string, (event: Event) => void][] = [["pointerdown", prefetch], ["focusin", prefetch], ["click", onClick], ["submit", onSubmit]];
   for (const [type, listener] of listeners) doc.addEventListener(type, listener, true);
   const stopForms = watchReferralForms(doc, settings.prefix, code, () => undefined, () => undefined);
-  const stopNavigation = watchNavigation(win, () => keep(capture()));
+  const stopNavigation = watchNavigation(win, () => onCapture(capture()));
+  // The page going away before IndexedDB answered still leaves the code in the cookie for the site's server; another
+  // tab's consent choice counts here too (the tracker listens for itself once it stands).
+  const onStorage = (event: StorageEvent) => {
+    const choice = event.key === CONSENT_KEY ? strictest(event.newValue?.replace(/"/g, "")) : null;
+    if (choice && (choice === "denied") !== (consent === "denied")) choose(choice === "granted");
+  };
+  const windowListeners: [string, (event: Event) => void][] = [["pagehide", decideNow], ["storage", onStorage as (event: Event) => void]];
+  for (const [type, listener] of windowListeners) win.addEventListener(type, listener);
+  // An IndexedDB that never answers must not hold the page's choice back for good.
+  win.setTimeout(decideNow, 3000);
 
   // Once the tracker stands, a page that kept a reference to this API talks to the tracker's.
   let successor: ((command: unknown, ...args: unknown[]) => unknown) | null = null;
@@ -258,7 +272,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     }
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
     if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: copy(args[1]) });
-    if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), command, args: args.map(copy) });
+    if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), at: now(), command, args: args.map(copy) });
     console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: track, identify, flush, reset, referral, consent)`);
     return undefined;
   };
@@ -278,6 +292,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const choose = (granted: boolean) => {
     decideNow();
     kept.write(CONSENT_KEY, granted ? "granted" : "denied");
+    setChoiceCookie(doc, granted ? "granted" : "denied", scope.secure);
     consent = granted ? "granted" : "denied";
     if (granted) {
       void device.write((objects) => objects.put("granted", CONSENT_STATE_KEY));
@@ -294,8 +309,13 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     setWaiting(doc, "backlog", false, scope.secure);
     persisted.clear();
     view = latest = null;
-    doc.cookie = expiredReferralCookie(scope);
+    writeCookie(doc, expiredReferralCookie(scope));
     fillReferralFields(doc, settings.prefix, "", () => undefined);
+    // Events an earlier page queued (customers' details among them) go too, whichever destination they were for.
+    void win.indexedDB
+      ?.databases?.()
+      .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && win.indexedDB.deleteDatabase(name)))
+      .catch(noop);
   };
 
   const handoff: Handoff = {
@@ -306,9 +326,12 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     takeOver(tracker) {
       successor = tracker;
       for (const [type, listener] of listeners) doc.removeEventListener(type, listener, true);
+      for (const [type, listener] of windowListeners) win.removeEventListener(type, listener);
       stopForms();
       stopNavigation();
       const pending = queue.splice(0);
+      // Nothing of this destination's left to take: the flag goes, whatever else is kept on the device.
+      if (stored().length === 0) setWaiting(doc, "pending", false, scope.secure);
       return {
         pending,
         settle(entry, outcome) {
@@ -322,7 +345,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
               const left = stored().filter((item) => item.id !== entry);
               if (!isGranted()) return;
               kept.write(pendingKey, left.length > 0 ? left : null);
-              if (left.length === 0 && !kept.keys().some((key) => key.startsWith(`${PENDING_KEY}:`))) setWaiting(doc, "pending", false, scope.secure);
+              if (left.length === 0) setWaiting(doc, "pending", false, scope.secure);
             });
         },
       };
@@ -334,23 +357,29 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   // What the device remembers decides consent and the referral; what an earlier page left (commands, or events in the
   // outbox) goes out then. Where IndexedDB is unusable, the synchronous copies answer. The page's one synchronous
   // storage read, `document.cookie`, waits for this too: the first one of a page costs most while the page is loading.
-  void device.read().then((remembered) => {
-    if (successor) return; // the tracker is here already, and reads its own state
-    const cookies = doc.cookie;
-    // As the tracker does: the cookie stands in where IndexedDB lost the referral, or a sibling subdomain set it.
-    if (consent === null && remembered) decide(remembered.choice, remembered.referral ?? cookieReferral(cookies));
-    else if (consent === null) decideNow();
-    else if (remembered && consent !== "denied") {
-      view = chooseReferral(remembered.referral, view, settings.attribution, now());
-      fillReferralFields(doc, settings.prefix, code(), () => undefined);
-    }
-    // (state-cookie.ts) The referral cookie and the flags of what an earlier page left to send come in one read.
-    if (isGranted() && somethingWaits(cookies)) load();
-  });
+  void device
+    .read()
+    .then((remembered) => {
+      if (successor) return; // the tracker is here already, and reads its own state
+      const cookies = readCookies(doc);
+      // The cookie's copy of the choice is the one a page that went away at once managed to write.
+      const choice = strictest(remembered?.choice, cookieChoice(cookies));
+      // As the tracker does: the cookie stands in where IndexedDB lost the referral, or a sibling subdomain set it.
+      if (consent === null && remembered) decide(choice, remembered.referral ?? cookieReferral(cookies));
+      else if (consent === null) decideNow();
+      else if (choice === "denied" && consent !== "denied") choose(false); // a command decided from localStorage alone
+      else if (remembered && consent !== "denied") {
+        view = chooseReferral(remembered.referral, view, settings.attribution, now());
+        fillReferralFields(doc, settings.prefix, code(), () => undefined);
+      }
+      // (state-cookie.ts) The referral cookie and the flags of what an earlier page left to send come in one read.
+      if (isGranted() && somethingWaits(cookies)) load();
+    })
+    .catch(noop);
   return api;
 }
 
-const asPendingList = (value: unknown): Pending[] => (Array.isArray(value) ? value.filter(isPending) : []);
+const asPendingList = (value: unknown): Unchecked[] => (Array.isArray(value) ? value.filter(hasId) : []);
 const noop = () => undefined;
 /** Commands kept for a later page at most: a busy visitor's clicks, not a log that grows without end. */
 const MAX_PENDING = 100;

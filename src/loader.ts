@@ -6,7 +6,7 @@ import { errorMessage } from "./storage.js";
 import { browserTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
 import { failedTracker } from "./inert.js";
-import { alreadyInCharge, markInCharge, type Handoff } from "./handoff.js";
+import { alreadyInCharge, isPending, markInCharge, type Handoff } from "./handoff.js";
 import { REPLAY, type Replay } from "./tracker.js";
 
 type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
@@ -55,7 +55,14 @@ export function installGlobal(win: StubbedWindow, script: Element | null, landin
 function replayLanding(landing: Handoff, tracker: Tracker<SchemaDocument>, api: GlobalReftrack, failure: Error | null): void {
   const { pending, settle } = landing.takeOver((command, ...args) => api(command as string, ...args));
   const replay = (tracker as unknown as Record<symbol, Replay | undefined>)[REPLAY];
-  for (const entry of pending) {
+  for (const kept of pending) {
+    // Read back from storage, which any script of the site can write: an entry of the wrong shape is dropped (and
+    // freed), never replayed into an error that stops the ones after it.
+    if (!isPending(kept)) {
+      settle(kept.id, Promise.reject(new Error("a malformed kept command was dropped")));
+      continue;
+    }
+    const entry = kept;
     let settled: Promise<unknown>;
     // One entry that throws must not stop the ones after it, nor leave the page's promise hanging.
     try {

@@ -19,18 +19,30 @@ export interface Remembered {
 
 /**
  * The state store, opened only where it exists already or once something is to be kept: a visitor who has not
- * consented (where the site asks) gets no database made by merely reading.
+ * consented (where the site asks) gets no database made by merely reading. Where the browser cannot list its
+ * databases (Firefox before 126), reading is left to the synchronous copies.
  */
-export function stateStore(idb: IDBFactory | undefined) {
+export function stateStore(win: Window) {
   let store: UseStore | null = null;
   const open = () => (store ??= createStore(STATE_DB, STATE_STORE));
+  const write = async (change: (objects: IDBObjectStore) => void): Promise<void> => {
+    try {
+      await open()("readwrite", (objects) => {
+        change(objects);
+        return promisifyRequest(objects.transaction);
+      });
+    } catch {
+      // IndexedDB blocked or full: the tracker says so when it arrives
+    }
+  };
   return {
-    /** Null where IndexedDB cannot be used: the caller reads the synchronous copies instead. */
+    /** Null where IndexedDB cannot be read without making a database: the caller reads the synchronous copies. */
     async read(): Promise<Remembered | null> {
       try {
-        if (!idb) return null;
-        const listed = await idb.databases?.().catch(() => null);
-        if (listed && !listed.some((database) => database.name === STATE_DB)) return { choice: null, referral: null };
+        // An opaque origin (a sandboxed document) has no storage; Chromium even reports the attempt as unhandled.
+        if (win.origin === "null" || typeof win.indexedDB?.databases !== "function") return null;
+        const listed = await win.indexedDB.databases();
+        if (!listed.some((database) => database.name === STATE_DB)) return { choice: null, referral: null };
         const [choice, referral] = await open()("readonly", (objects) => Promise.all([CONSENT_STATE_KEY, "referral"].map((key) => promisifyRequest(objects.get(key)))));
         return { choice: isConsentChoice(choice) ? choice : null, referral: (referral as Referral | undefined) ?? null };
       } catch {
@@ -38,19 +50,10 @@ export function stateStore(idb: IDBFactory | undefined) {
       }
     },
     /** Writes in one transaction; a failure is left to the copies in localStorage and the cookie. */
-    async write(change: (objects: IDBObjectStore) => void): Promise<void> {
-      try {
-        await open()("readwrite", (objects) => {
-          change(objects);
-          return promisifyRequest(objects.transaction);
-        });
-      } catch {
-        // IndexedDB blocked or full: the tracker says so when it arrives
-      }
-    },
+    write,
     /** Reads `key` and writes what `next` makes of it, in the same transaction. */
-    async update<T>(key: string, next: (current: T | undefined) => T | undefined): Promise<void> {
-      await this.write((objects) => {
+    update<T>(key: string, next: (current: T | undefined) => T | undefined): Promise<void> {
+      return write((objects) => {
         const read = objects.get(key);
         read.onsuccess = () => {
           const value = next(read.result as T | undefined);

@@ -122,10 +122,12 @@ export function createSender(options: SenderOptions): Sender {
     writing = null;
     const entries = unwritten;
     unwritten = [];
-    // Flagged before the write, not after: a page that navigates at once may end before a later write starts, and
-    // the flag is what tells the next page to send what this one left.
+    // Flagged before the write: a page that navigates at once may end before a later write starts, and the flag is
+    // what tells the next page to send what this one left. And after it: a drain that peeked the outbox empty just
+    // before this write may have cleared the flag meanwhile.
     options.onBacklog?.(true);
     await outbox.add(entries);
+    options.onBacklog?.(true);
     writtenSinceFlush += entries.length;
     if (writtenSinceFlush >= options.batchSize) void sender.flush().catch(options.onError);
     else schedule(options.flushMs);

@@ -19,7 +19,7 @@ import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
 import { PENDING_KEY, type Pending } from "./handoff.js";
 import { CONSENT_STATE_KEY } from "./remembered.js";
-import { setWaiting } from "./state-cookie.js";
+import { cookieChoice, setChoiceCookie, setWaiting } from "./state-cookie.js";
 import { serverSideTracker } from "./inert.js";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -123,7 +123,8 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const bounds = { ...DEFAULT_BOUNDS, onDropped: (count: number) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) };
 
   // Until the visitor consents (where the site requires it), state and queue live in memory: nothing touches the
-  // device. The persistent stores are made on first need, so a pending or declined visitor's IndexedDB is never opened.
+  // device. The persistent stores are made on first need, so a pending visitor's IndexedDB is never opened, and a
+  // declined one's holds the refusal alone (rememberChoice).
   const secure = win.location.protocol === "https:";
   const cookieScope: CookieScope = { domain: settings.cookieDomain, secure };
   const sendStateKey = scoped("reftrack:send", destination);
@@ -266,8 +267,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const setConsent = (granted: unknown) => {
     // `reftrack("consent", "false")` must not read as yes: only a boolean is a choice.
     if (typeof granted !== "boolean") return Promise.reject(new ValidationError("Invalid consent", [{ path: "consent", message: `Expected true or false, but received: ${JSON.stringify(granted)}` }]));
+    // Recorded at once, not behind the schema's loading: a page that goes away a moment later must not lose it.
+    consentChoice.write(granted ? "granted" : "denied");
+    setChoiceCookie(win.document, granted ? "granted" : "denied", secure);
     return inOrder(async () => {
-      consentChoice.write(granted ? "granted" : "denied");
       await applyConsent(granted);
       await rememberChoice(granted ? "granted" : "denied");
     });
@@ -316,7 +319,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     return result;
   };
   const startingChoice = consentChoice.read();
-  if (startingChoice) inOrder(() => rememberChoice(startingChoice)).catch(report);
+  if (startingChoice) {
+    if (cookieChoice(win.document.cookie) !== startingChoice) setChoiceCookie(win.document, startingChoice, secure);
+    inOrder(() => rememberChoice(startingChoice)).catch(report);
+  }
 
   // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
   // of one tick reach the outbox together, in one transaction.
