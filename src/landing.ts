@@ -312,6 +312,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     writeCookie(doc, expiredReferralCookie(scope));
     fillReferralFields(doc, settings.prefix, "", () => undefined);
     // Events an earlier page queued (customers' details among them) go too, whichever destination they were for.
+    if (win.origin === "null") return; // no storage there (remembered.ts)
     void win.indexedDB
       ?.databases?.()
       .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && win.indexedDB.deleteDatabase(name)))

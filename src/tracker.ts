@@ -459,7 +459,8 @@ function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, scope
   setWaiting(win.document, "backlog", false, scope.secure);
   win.document.cookie = expiredReferralCookie({ secure: scope.secure });
   if (scope.domain) win.document.cookie = expiredReferralCookie(scope);
-  const databases = win.indexedDB?.databases?.bind(win.indexedDB);
+  // An opaque origin (a sandboxed document) has no databases, and Chromium reports even a handled refusal of the list.
+  const databases = win.origin === "null" ? undefined : win.indexedDB?.databases?.bind(win.indexedDB);
   void databases?.()
     .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && name !== outboxDb && win.indexedDB.deleteDatabase(name)))
     .catch(() => undefined);

@@ -237,3 +237,107 @@ test("a visitor who declined lands again with a code: the first file alone honou
   expect(use.collector.events).toEqual([]);
   expect(thrown).toEqual([]);
 });
+
+/** Holds `indexedDB.databases()` back for `ms`: the first file's answer from IndexedDB comes late. */
+const slowIndexedDb = (page: Page, ms: number) =>
+  page.addInitScript((delay) => {
+    const list = IDBFactory.prototype.databases;
+    IDBFactory.prototype.databases = function (this: IDBFactory) {
+      return new Promise((resolve) => setTimeout(resolve, delay)).then(() => list.call(this));
+    };
+  }, ms);
+
+test("a refusal kept by the cookie alone holds on the next page, IndexedDB's and localStorage's copies gone", async ({ page }) => {
+  const thrown = watchThrown(page);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
+  await page.route(`**/${fullFile}`, (route) => route.abort());
+  await page.goto(`${site.origin}/page.html`);
+  await page.evaluate(() => void (window as unknown as { reftrack: (...args: unknown[]) => unknown }).reftrack("consent", false));
+  await expect.poll(() => page.evaluate(() => document.cookie)).toContain("reftrack_consent=denied");
+  // As when the page went away before IndexedDB's write landed, and the tracker's copy was never written.
+  await page.evaluate(() => {
+    localStorage.removeItem("reftrack:consent");
+    return new Promise((resolve) => {
+      const open = indexedDB.open("reftrack");
+      open.onsuccess = () => {
+        const transaction = open.result.transaction("state", "readwrite");
+        transaction.objectStore("state").delete("consent");
+        transaction.oncomplete = resolve;
+      };
+    });
+  });
+  await page.goto(`${site.origin}/page.html?ref=GONE-1`);
+  await page.waitForTimeout(500);
+  expect(await page.evaluate(() => document.cookie)).not.toContain("reftrack_ref");
+  expect(await storedReferral(page)).toBeNull();
+  expect(await page.evaluate(() => (window as unknown as { reftrack: { referral(): unknown } }).reftrack.referral())).toBeNull();
+  expect(thrown).toEqual([]);
+});
+
+test("a code an SPA navigation brings before IndexedDB answers is kept", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
+  await slowIndexedDb(page, 1000);
+  await page.goto(`${site.origin}/page.html`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
+  await page.evaluate(() => history.pushState(null, "", "/page.html?ref=SPA-2"));
+  await expect.poll(() => page.evaluate(() => document.cookie), { timeout: 5000 }).toContain("reftrack_ref=SPA-2|ref|");
+  await expect.poll(() => storedReferral(page)).toBe("SPA-2");
+});
+
+test("a landing page that moves on before IndexedDB answers still leaves the code in the cookie", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
+  await slowIndexedDb(page, 2000);
+  await page.goto(`${site.origin}/page.html?ref=FAST-2`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
+  await page.evaluate(() => location.replace("/other.html"));
+  await page.waitForURL(`${site.origin}/other.html`);
+  expect(await page.evaluate(() => document.cookie)).toContain("reftrack_ref=FAST-2|ref|");
+});
+
+test("in a sandboxed document (no storage at all) nothing is thrown at the page and nothing is left unhandled", async ({ page }) => {
+  const thrown = watchThrown(page);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }, { csp: "sandbox allow-scripts" }));
+  await page.goto(`${site.origin}/page.html?ref=BOX-1`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
+  const outcome = await page.evaluate(() => {
+    const { reftrack } = window as unknown as { reftrack: ((...args: unknown[]) => unknown) & { referral(): unknown } };
+    try {
+      void (reftrack("track", "e", {}) as Promise<unknown>).catch(() => undefined);
+      void (reftrack("consent", false) as Promise<unknown> | undefined)?.catch(() => undefined);
+      reftrack.referral();
+      return "no throw";
+    } catch (error) {
+      return `threw ${(error as Error).message}`;
+    }
+  });
+  expect(outcome).toBe("no throw");
+  await page.waitForTimeout(3500); // past the first file's fallback for an IndexedDB that never answers
+  expect(thrown).toEqual([]);
+});
+
+test("where the browser cannot list its databases, a visitor whose consent is pending gets none made by reading", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-consent": "required" }));
+  await page.addInitScript(() => {
+    delete (IDBFactory.prototype as { databases?: unknown }).databases;
+  });
+  await page.goto(`${site.origin}/page.html?ref=WAIT-1`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
+  await page.waitForTimeout(500);
+  const existed = await page.evaluate(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const open = indexedDB.open("reftrack");
+        open.onupgradeneeded = () => {
+          open.transaction?.abort(); // it did not exist: make none here either
+          resolve(false);
+        };
+        open.onsuccess = () => resolve(true);
+        open.onerror = () => resolve(false);
+      }),
+  );
+  expect(existed).toBe(false);
+  expect(await page.evaluate(() => document.cookie)).not.toContain("reftrack_ref");
+});
