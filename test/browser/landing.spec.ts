@@ -64,7 +64,7 @@ test("a page view that only looks downloads the first file alone; the tracker ar
   await page.waitForTimeout(500);
   expect(files.filter((file) => file.endsWith(".js"))).toEqual(["/reftrack.js"]);
   expect(await page.evaluate(() => (window as unknown as { localStorageReads: number }).localStorageReads)).toBe(0);
-  // The referral is captured and stored before anything is deferred: the cookie and IndexedDB.
+  // The referral is captured and stored by the first file alone, the tracker never fetched: the cookie and IndexedDB.
   expect(await page.evaluate(() => document.cookie)).toContain("reftrack_ref=LOOK-1|ref|");
   await expect.poll(() => storedReferral(page)).toBe("LOOK-1");
   await page.hover("#button");
