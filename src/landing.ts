@@ -135,13 +135,22 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     decide(strictest(cookieChoice(cookies), kept.read(CONSENT_KEY)), cookieReferral(cookies));
   };
 
+  /**
+   * Another tab's refusal, seen in the cookie it wrote, is followed before anything more is stored here. (Not a
+   * `storage` listener: in Chromium, listening opens localStorage, the very cost this file avoids at landing.)
+   */
+  const refusedElsewhere = () => {
+    if (consent !== "denied" && cookieChoice(readCookies(doc)) === "denied") choose(false);
+    return consent === "denied";
+  };
+
   /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB in the same breath. */
   const keep = (captured: Referral | null) => {
     if (consent === "denied") return;
     view = chooseReferral(view, captured, settings.attribution, now());
     fillReferralFields(doc, settings.prefix, code(), () => undefined);
     if (captured) latest = captured;
-    if (!isGranted() || !captured) return;
+    if (!isGranted() || !captured || refusedElsewhere()) return;
     if (settings.cookie && view) writeCookie(doc, referralCookie(view, scope, now()));
     void device.update<Referral>("referral", (stored) => {
       const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
@@ -158,7 +167,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   // (blocked by an extension, say) must not grow the list without end; the oldest go first. The cookie tells the next
   // page to look.
   const persist = (entry: Unchecked) => {
-    if (!isGranted() || !kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) return;
+    if (!isGranted() || refusedElsewhere() || !kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) return;
     persisted.add(entry.id);
     setWaiting(doc, "pending", true, scope.secure);
   };
@@ -251,13 +260,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   for (const [type, listener] of listeners) doc.addEventListener(type, listener, true);
   const stopForms = watchReferralForms(doc, settings.prefix, code, () => undefined, () => undefined);
   const stopNavigation = watchNavigation(win, () => onCapture(capture()));
-  // The page going away before IndexedDB answered still leaves the code in the cookie for the site's server; another
-  // tab's consent choice counts here too (the tracker listens for itself once it stands).
-  const onStorage = (event: StorageEvent) => {
-    const choice = event.key === CONSENT_KEY ? strictest(event.newValue?.replace(/"/g, "")) : null;
-    if (choice && (choice === "denied") !== (consent === "denied")) choose(choice === "granted");
-  };
-  const windowListeners: [string, (event: Event) => void][] = [["pagehide", decideNow], ["storage", onStorage as (event: Event) => void]];
+  // The page going away before IndexedDB answered still leaves the code in the cookie for the site's server.
+  const windowListeners: [string, (event: Event) => void][] = [["pagehide", decideNow]];
   for (const [type, listener] of windowListeners) win.addEventListener(type, listener);
   // An IndexedDB that never answers must not hold the page's choice back for good.
   win.setTimeout(decideNow, 3000);

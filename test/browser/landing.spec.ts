@@ -341,3 +341,21 @@ test("where the browser cannot list its databases, a visitor whose consent is pe
   expect(existed).toBe(false);
   expect(await page.evaluate(() => document.cookie)).not.toContain("reftrack_ref");
 });
+
+test("a refusal made in another tab is followed before this tab stores anything more", async ({ context }) => {
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url }));
+  await context.route(`**/${fullFile}`, (route) => route.abort());
+  const [first, second] = [await context.newPage(), await context.newPage()];
+  const thrown = [...[first, second].map(watchThrown)];
+  for (const tab of [first, second]) {
+    await tab.goto(`${site.origin}/page.html`);
+    await tab.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
+  }
+  await first.evaluate(() => void (window as unknown as { reftrack: (...args: unknown[]) => unknown }).reftrack("consent", false));
+  await second.evaluate(() => history.pushState(null, "", "/page.html?ref=OTHER-1"));
+  await second.waitForTimeout(500);
+  expect(await second.evaluate(() => document.cookie)).not.toContain("reftrack_ref");
+  expect(await storedReferral(second)).toBeNull();
+  expect(await second.evaluate(() => (window as unknown as { reftrack: { referral(): unknown } }).reftrack.referral())).toBeNull();
+  expect(thrown.flat()).toEqual([]);
+});
