@@ -2,6 +2,7 @@
 // element, the referral it captured, and every command made meanwhile. Both files are built from these definitions.
 import type { ElementAction } from "./elements.js";
 import type { PageContext } from "./event.js";
+import type { ConsentChoice } from "./consent.js";
 import type { Referral } from "./referral.js";
 
 /** The handoff hangs on `window.reftrack` under this symbol: no other global, and any copy of the code finds it. */
@@ -51,6 +52,8 @@ export interface Handoff {
   script: Element;
   /** The referral the first file captured from the landing URL (the URL may have changed since: clean-url). */
   captured: Referral | null;
+  /** The consent choice the first file decided from (cookie, IndexedDB, localStorage), if it has decided. */
+  choice: ConsentChoice | null;
   /**
    * Called by the tracker once it stands, with its API: the first file stops its listeners, forwards later calls to
    * `tracker`, and returns what was queued.

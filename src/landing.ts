@@ -2,14 +2,14 @@
 // current, and holds every command and tracked interaction, synchronously, until the full tracker (a second file,
 // pinned by its sha384) arrives. That file is fetched only when the page first tracks, or when an earlier page left
 // something to send: a visitor who only looks downloads and runs this file alone.
-import { CONSENT_KEY, initialConsent, isConsentChoice, strictest, type ConsentState } from "./consent.js";
+import { CONSENT_KEY, initialConsent, isConsentChoice, strictest, type ConsentChoice, type ConsentState } from "./consent.js";
 import { expiredReferralCookie, readReferralCookie, referralCookie } from "./cookie.js";
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
 import { alreadyInCharge, HANDOFF, hasId, markInCharge, PENDING_KEY, type Handoff, type Pending, type Unchecked } from "./handoff.js";
 import { randomId } from "./ids.js";
-import { CONSENT_STATE_KEY, stateStore } from "./remembered.js";
+import { clearOutboxes, CONSENT_STATE_KEY, stateStore } from "./remembered.js";
 import { cookieChoice, readCookies, setChoiceCookie, setWaiting, somethingWaits, writeCookie } from "./state-cookie.js";
 import { scrubUrl } from "./page-url.js";
 import { chooseReferral, findReferralCode, isLive, newReferral, REFERRAL_PARAM, watchNavigation, withoutParam, type Referral } from "./referral.js";
@@ -94,12 +94,15 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
    * brought wait in `early`, and nothing is stored, filled in or sent.
    */
   let consent: ConsentState | null = null;
+  /** The choice behind it, for the tracker: it starts from the strictest of every copy this file saw. */
+  let known: ConsentChoice | null = null;
   let early: Referral | null = null;
   const isGranted = () => consent === "granted";
   let view: Referral | null = null;
   // A form submitted before IndexedDB answers gets the code all the same (decideNow).
   const code = () => {
     decideNow();
+    refusedElsewhere();
     return isGranted() && isLive(view, now()) ? view.code : "";
   };
   /** The newest capture, landing URL or SPA navigation: what the tracker adopts when it arrives. */
@@ -120,7 +123,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 
   /** What the device remembers decides; then the codes this page brought are kept, as the tracker would keep them. */
   const decide = (choice: unknown, stored: Referral | null) => {
-    consent = initialConsent(settings, isConsentChoice(choice) ? choice : null, win.navigator);
+    known = isConsentChoice(choice) ? choice : null;
+    consent = initialConsent(settings, known, win.navigator);
     view = consent === "denied" ? null : chooseReferral(stored, null, settings.attribution, now());
     keep(early);
     early = null;
@@ -146,11 +150,11 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 
   /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB in the same breath. */
   const keep = (captured: Referral | null) => {
-    if (consent === "denied") return;
+    if (consent === "denied" || refusedElsewhere()) return;
     view = chooseReferral(view, captured, settings.attribution, now());
     fillReferralFields(doc, settings.prefix, code(), () => undefined);
     if (captured) latest = captured;
-    if (!isGranted() || !captured || refusedElsewhere()) return;
+    if (!isGranted() || !captured) return;
     if (settings.cookie && view) writeCookie(doc, referralCookie(view, scope, now()));
     void device.update<Referral>("referral", (stored) => {
       const chosen = chooseReferral(stored ?? null, captured, settings.attribution, now());
@@ -272,6 +276,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     if (successor) return successor(command, ...args);
     if (command === "referral") {
       decideNow();
+      refusedElsewhere();
       return isLive(view, now()) ? { ...view } : null;
     }
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
@@ -297,7 +302,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     decideNow();
     kept.write(CONSENT_KEY, granted ? "granted" : "denied");
     setChoiceCookie(doc, granted ? "granted" : "denied", scope.secure);
-    consent = granted ? "granted" : "denied";
+    consent = known = granted ? "granted" : "denied";
     if (granted) {
       void device.write((objects) => objects.put("granted", CONSENT_STATE_KEY));
       for (const entry of queue) persist(entry);
@@ -316,17 +321,16 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     writeCookie(doc, expiredReferralCookie(scope));
     fillReferralFields(doc, settings.prefix, "", () => undefined);
     // Events an earlier page queued (customers' details among them) go too, whichever destination they were for.
-    if (win.origin === "null") return; // no storage there (remembered.ts)
-    void win.indexedDB
-      ?.databases?.()
-      .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && win.indexedDB.deleteDatabase(name)))
-      .catch(noop);
+    clearOutboxes(win);
   };
 
   const handoff: Handoff = {
     script,
     get captured() {
       return latest;
+    },
+    get choice() {
+      return known;
     },
     takeOver(tracker) {
       successor = tracker;

@@ -63,3 +63,23 @@ export function stateStore(win: Window) {
     },
   };
 }
+
+/**
+ * Empties every queued outbox of the site (events for any destination, customers' details among them), except
+ * `keep`. Emptied, not deleted: another open tab holding one open would block a deletion, and every later opening
+ * would wait behind it.
+ */
+export function clearOutboxes(win: Window, keep = ""): void {
+  // An opaque origin (a sandboxed document) has no databases, and Chromium reports even a handled refusal of the list.
+  if (win.origin === "null") return;
+  void win.indexedDB
+    ?.databases?.()
+    .then((list) =>
+      Promise.all(
+        list
+          .filter(({ name }) => name?.startsWith("reftrack-outbox:") && name !== keep)
+          .map(({ name }) => createStore(name ?? "", "events")("readwrite", (events) => (events.clear(), promisifyRequest(events.transaction)))),
+      ),
+    )
+    .catch(() => undefined);
+}

@@ -10,7 +10,7 @@ import { localLock, leaseLock, webLock, type SendLock } from "./lock.js";
 import { DEFAULT_BOUNDS, memoryOutbox, resilientOutbox, type Outbox } from "./outbox.js";
 import { createSender, type SendState } from "./sender.js";
 import { browserStore, errorMessage, memoryStore, switchable, webStorageCell, type KeyValueStore } from "./storage.js";
-import { CONSENT_KEY, ConsentError, initialConsent, isConsentChoice, type ConsentChoice, type PrivacySignals } from "./consent.js";
+import { CONSENT_KEY, ConsentError, initialConsent, isConsentChoice, strictest, type ConsentChoice, type PrivacySignals } from "./consent.js";
 import { expiredReferralCookie, readReferralCookie, referralCookie, type CookieScope } from "./cookie.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
 import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestination, type Destination } from "./transport.js";
@@ -18,8 +18,8 @@ import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
 import { PENDING_KEY, type Pending } from "./handoff.js";
-import { CONSENT_STATE_KEY } from "./remembered.js";
-import { cookieChoice, setChoiceCookie, setWaiting } from "./state-cookie.js";
+import { clearOutboxes, CONSENT_STATE_KEY } from "./remembered.js";
+import { cookieChoice, readCookies, setChoiceCookie, setWaiting, writeCookie } from "./state-cookie.js";
 import { serverSideTracker } from "./inert.js";
 
 export interface Tracker<S extends SchemaDocument | undefined = undefined> {
@@ -54,6 +54,8 @@ export interface TrackerEdges {
   random: () => number;
   /** The referral the first file captured from the landing URL (see landing.ts); the tracker captures it itself otherwise. */
   captured: Referral | null;
+  /** The consent choice the first file decided from, if any (see landing.ts). */
+  choice: ConsentChoice | null;
 }
 
 /** When and where a command was made, for one the first file held until the tracker arrived. */
@@ -129,7 +131,12 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const cookieScope: CookieScope = { domain: settings.cookieDomain, secure };
   const sendStateKey = scoped("reftrack:send", destination);
   const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
-  let consent = initialConsent(settings, consentChoice.read(), win.navigator as PrivacySignals);
+  // Every copy of the choice counts, the first file's reading of them included, and a refusal in any of them wins: a
+  // site script that clears localStorage must not undo one.
+  const startingChoice = strictest(consentChoice.read(), cookieChoice(readCookies(win.document)), edges.choice);
+  let consent = initialConsent(settings, startingChoice, win.navigator as PrivacySignals);
+  /** Set by consent(false) at once, before its clean-up waits its turn: nothing may leave meanwhile. */
+  let refusing = false;
   const persistentStore = once(() => edges.store ?? browserStore("reftrack", "state", storageFailed));
   const persistentOutbox = once(() => edges.outbox ?? resilientOutbox(outboxDb, bounds, storageFailed));
   const store = switchable<KeyValueStore>(consent === "granted" ? persistentStore() : memoryStore());
@@ -145,7 +152,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     tabId,
     fetch,
     sendBeacon: typeof win.navigator.sendBeacon === "function" ? (url, body) => win.navigator.sendBeacon(url, body) : null,
-    maySend: () => consent === "granted" && win.navigator.onLine !== false,
+    maySend: () => consent === "granted" && !refusing && win.navigator.onLine !== false,
     now,
     random: edges.random ?? Math.random,
     setTimeout: (callback, ms) => win.setTimeout(callback, ms),
@@ -184,9 +191,9 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   /** The referral lives in a first-party cookie too: the site's server reads it, and so do the site's subdomains. */
   const mirrorToCookie = () => {
     if (!settings.referralCookie || consent !== "granted") return;
-    win.document.cookie = referral ? referralCookie(referral, cookieScope, now()) : expiredReferralCookie(cookieScope);
+    writeCookie(win.document, referral ? referralCookie(referral, cookieScope, now()) : expiredReferralCookie(cookieScope));
   };
-  const cookieReferral = () => (settings.referralCookie ? readReferralCookie(win.document.cookie, now(), settings.attributionDays) : null);
+  const cookieReferral = () => (settings.referralCookie ? readReferralCookie(readCookies(win.document), now(), settings.attributionDays) : null);
 
   /**
    * The referral as the page sees it now, for `referral()` and the form field: the adopted one once stored state is
@@ -267,9 +274,12 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const setConsent = (granted: unknown) => {
     // `reftrack("consent", "false")` must not read as yes: only a boolean is a choice.
     if (typeof granted !== "boolean") return Promise.reject(new ValidationError("Invalid consent", [{ path: "consent", message: `Expected true or false, but received: ${JSON.stringify(granted)}` }]));
-    // Recorded at once, not behind the schema's loading: a page that goes away a moment later must not lose it.
+    // Recorded at once, not behind the schema's loading: a page that goes away a moment later must not lose it. A
+    // refusal also stops sending and clears what the device holds outside IndexedDB (cookies, kept commands) now.
     consentChoice.write(granted ? "granted" : "denied");
     setChoiceCookie(win.document, granted ? "granted" : "denied", secure);
+    refusing = !granted;
+    if (!granted) forgetDevice(win, sendStateKey, outboxDb, cookieScope);
     return inOrder(async () => {
       await applyConsent(granted);
       await rememberChoice(granted ? "granted" : "denied");
@@ -318,11 +328,14 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     chain = result.catch(() => undefined);
     return result;
   };
-  const startingChoice = consentChoice.read();
   if (startingChoice) {
-    if (cookieChoice(win.document.cookie) !== startingChoice) setChoiceCookie(win.document, startingChoice, secure);
+    if (consentChoice.read() !== startingChoice) consentChoice.write(startingChoice);
+    if (cookieChoice(readCookies(win.document)) !== startingChoice) setChoiceCookie(win.document, startingChoice, secure);
     inOrder(() => rememberChoice(startingChoice)).catch(report);
   }
+  // A visitor who declined on a page where the tracker never arrived (or left before its clean-up) may have left
+  // things behind: they go now, every outbox included.
+  if (startingChoice === "denied") forgetDevice(win, sendStateKey, "", cookieScope);
 
   // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
   // of one tick reach the outbox together, in one transaction.
@@ -457,13 +470,9 @@ function forgetDevice(win: Window, sendStateKey: string, outboxDb: string, scope
   }
   setWaiting(win.document, "pending", false, scope.secure);
   setWaiting(win.document, "backlog", false, scope.secure);
-  win.document.cookie = expiredReferralCookie({ secure: scope.secure });
-  if (scope.domain) win.document.cookie = expiredReferralCookie(scope);
-  // An opaque origin (a sandboxed document) has no databases, and Chromium reports even a handled refusal of the list.
-  const databases = win.origin === "null" ? undefined : win.indexedDB?.databases?.bind(win.indexedDB);
-  void databases?.()
-    .then((list) => list.forEach(({ name }) => name?.startsWith("reftrack-outbox:") && name !== outboxDb && win.indexedDB.deleteDatabase(name)))
-    .catch(() => undefined);
+  writeCookie(win.document, expiredReferralCookie({ secure: scope.secure }));
+  if (scope.domain) writeCookie(win.document, expiredReferralCookie(scope));
+  clearOutboxes(win, outboxDb);
 }
 
 const isSendState = (value: unknown): value is SendState =>

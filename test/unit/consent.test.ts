@@ -4,7 +4,7 @@ import { expiredReferralCookie, readReferralCookie, referralCookie } from "../..
 import { newReferral } from "../../src/referral.js";
 import { memoryOutbox } from "../../src/outbox.js";
 import { memoryStore } from "../../src/storage.js";
-import { setUrl, startTracker, trackersPerTest } from "./harness.js";
+import { clearCookies, setUrl, startTracker, trackersPerTest } from "./harness.js";
 
 const posts = (fetch: ReturnType<typeof startTracker>["fetch"]) => fetch.mock.calls.filter(([, init]) => init?.method === "POST");
 const start = trackersPerTest();
@@ -12,6 +12,7 @@ const start = trackersPerTest();
 beforeEach(() => {
   setUrl("https://site.example/?ref=NRY-01");
   localStorage.clear();
+  clearCookies(); // the consent cookie too: one test's choice must not be the next one's
 });
 afterEach(() => {
   Object.defineProperty(navigator, "globalPrivacyControl", { value: undefined, configurable: true });
@@ -76,6 +77,32 @@ describe("data-consent=required", () => {
 });
 
 describe("consent, the hard cases", () => {
+  it("a refusal in any copy wins: the cookie's or the first file's over a grant left in localStorage, which is brought in line", async () => {
+    localStorage.setItem("reftrack:consent", '"granted"');
+    document.cookie = "reftrack_consent=denied; Path=/";
+    const fromCookie = start({});
+    await expect(fromCookie.tracker.track("e")).rejects.toBeInstanceOf(ConsentError);
+    await fromCookie.tracker.flush();
+    expect(posts(fromCookie.fetch)).toHaveLength(0);
+    expect(localStorage.getItem("reftrack:consent")).toBe('"denied"');
+    fromCookie.tracker.destroy();
+
+    localStorage.setItem("reftrack:consent", '"granted"');
+    clearCookies();
+    const fromFirstFile = start({}, { choice: "denied" });
+    await expect(fromFirstFile.tracker.track("e")).rejects.toBeInstanceOf(ConsentError);
+    expect(document.cookie).toContain("reftrack_consent=denied");
+  });
+
+  it("consent(false) records the refusal at once, not after the commands before it (the schema's loading, stored state)", async () => {
+    const declined = start({});
+    void declined.tracker.consent(false);
+    // Synchronously: the page may go away the next moment.
+    expect(localStorage.getItem("reftrack:consent")).toBe('"denied"');
+    expect(document.cookie).toContain("reftrack_consent=denied");
+    await expect(declined.tracker.track("e")).rejects.toBeInstanceOf(ConsentError);
+  });
+
   it("an event tracked in the same tick as consent(true) is delivered, not left in memory", async () => {
     // Storage as slow as IndexedDB: the event's write lands while consent's copy into storage is still running.
     const slow = memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: () => undefined });
