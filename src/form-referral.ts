@@ -40,7 +40,7 @@ export function fillReferralFields(doc: Document, prefix: string, code: string, 
 /**
  * Fills the field as each form is submitted, in the capture phase: the browser reads a form's fields only after its
  * submit event, so forms added after load and `requestSubmit()` carry the code. (`form.submit()` fires no event: the
- * fields filled at start and on every referral change cover it.)
+ * fields filled once the visitor's choice is known, and on every referral change, cover it.)
  */
 export function watchReferralForms(doc: Document, prefix: string, code: () => string, log: (message: string) => void, onError: (error: unknown) => void): () => void {
   const listener = (event: Event) => {
