@@ -298,7 +298,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   win.addEventListener("storage", onStorage);
   /**
    * The first file reads the choice from IndexedDB (remembered.ts): kept there too, after whatever a decline cleared,
-   * and brought in line with localStorage's copy whenever the tracker starts.
+   * and brought in line with the strictest copy whenever the tracker starts.
    */
   async function rememberChoice(choice: ConsentChoice) {
     const device = persistentStore();
