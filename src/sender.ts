@@ -118,15 +118,23 @@ export function createSender(options: SenderOptions): Sender {
     }, ms);
   };
 
+  /** Entries on their way into the outbox: no longer unwritten, not there yet. */
+  const beingWritten = new Set<string>();
   const write = async () => {
     writing = null;
     const entries = unwritten;
     unwritten = [];
+    const ids = entries.map((entry) => keyId(entry.key));
+    ids.forEach((id) => beingWritten.add(id));
     // Flagged before the write: a page that navigates at once may end before a later write starts, and the flag is
     // what tells the next page to send what this one left. And after it: a drain that peeked the outbox empty just
     // before this write may have cleared the flag meanwhile.
     options.onBacklog?.(true);
-    await outbox.add(entries);
+    try {
+      await outbox.add(entries);
+    } finally {
+      ids.forEach((id) => beingWritten.delete(id));
+    }
     options.onBacklog?.(true);
     writtenSinceFlush += entries.length;
     if (writtenSinceFlush >= options.batchSize) void sender.flush().catch(options.onError);
@@ -199,10 +207,11 @@ export function createSender(options: SenderOptions): Sender {
   /**
    * Forgets this tab's written entries older than the oldest one in the outbox: another tab delivered them, or the
    * bound dropped them. Without this a hidden tab would resend what others delivered, and the map would only grow.
+   * What is not in the outbox yet is kept, taken before the look: a write that lands meanwhile is ordered before it.
    */
-  const forgetSettled = async (writing: ReadonlySet<string> = new Set()) => {
+  const forgetSettled = async () => {
+    const pending = new Set([...beingWritten, ...unwritten.map((entry) => keyId(entry.key))]);
     const [oldest] = await outbox.peek(1);
-    const pending = new Set([...writing, ...unwritten.map((entry) => keyId(entry.key))]);
     for (const [id, entry] of unconfirmed) {
       if (!pending.has(id) && (!oldest || compareKeys(entry.key, oldest.key) < 0)) unconfirmed.delete(id);
     }
@@ -278,7 +287,7 @@ export function createSender(options: SenderOptions): Sender {
       // Hidden, not unloading: the page still runs a moment, long enough to forget first what another tab delivered
       // since this one last looked, so that a tab switch never sends it again. An unload cannot wait (above): there,
       // the contract allows the duplicate.
-      void forgetSettled(notWritten).then(
+      void forgetSettled().then(
         () => sendOnExit(notWritten, false),
         () => sendOnExit(notWritten, false),
       );
