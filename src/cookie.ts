@@ -16,7 +16,8 @@ export interface CookieScope {
   secure: boolean;
 }
 
-const attributes = ({ domain, secure }: CookieScope) => `${domain ? `; Domain=${domain}` : ""}; Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
+/** The attributes every cookie of reftrack carries (state-cookie.ts too). */
+export const attributes = ({ domain, secure }: CookieScope) => `${domain ? `; Domain=${domain}` : ""}; Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
 
 export function referralCookieValue(referral: Pick<Referral, "code" | "param" | "captured_at" | "expires_at">): string {
   return [referral.code, referral.param, referral.captured_at, referral.expires_at].map(encodeURIComponent).join("|");

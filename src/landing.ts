@@ -99,11 +99,12 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   let early: Referral | null = null;
   const isGranted = () => consent === "granted";
   let view: Referral | null = null;
-  // A form submitted before IndexedDB answers gets the code all the same (decideNow).
+  /** The code a form hands to the site's server, as things stand (the choice already known and followed). */
+  const liveCode = () => (isGranted() && isLive(view, now()) ? view.code : "");
+  // A form submitted before IndexedDB answers, or after another tab's refusal, gets it right all the same.
   const code = () => {
-    decideNow();
-    refusedElsewhere();
-    return isGranted() && isLive(view, now()) ? view.code : "";
+    upToDate();
+    return liveCode();
   };
   /** The newest capture, landing URL or SPA navigation: what the tracker adopts when it arrives. */
   let latest: Referral | null = null;
@@ -117,7 +118,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   };
   const onCapture = (captured: Referral | null) => {
     if (consent === null) early = chooseReferral(early, captured, settings.attribution, now());
-    else keep(captured);
+    else if (!refusedElsewhere()) keep(captured);
   };
   const cookieReferral = (from = readCookies(doc)) => (settings.cookie ? readReferralCookie(from, now(), settings.days) : null);
 
@@ -130,13 +131,18 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     early = null;
   };
   /**
-   * Whatever cannot wait for IndexedDB (a command, a form submitted, the page going away, an IndexedDB that never
-   * answers) decides from the synchronous copies, the tracker's localStorage one included.
+   * Whatever cannot wait for IndexedDB (a command, a form submitted, the page going away, an IndexedDB slower than
+   * 150 ms) decides from the synchronous copies, the tracker's localStorage one included.
    */
   const decideNow = () => {
     if (consent !== null) return;
     const cookies = readCookies(doc);
     decide(strictest(cookieChoice(cookies), kept.read(CONSENT_KEY)), cookieReferral(cookies));
+    sendWhatWaits(cookies);
+  };
+  /** What an earlier page left (commands, or events in the outbox; state-cookie.ts) goes out once the choice allows. */
+  const sendWhatWaits = (cookies: string) => {
+    if (isGranted() && somethingWaits(cookies)) load();
   };
 
   /**
@@ -147,12 +153,17 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     if (consent !== "denied" && cookieChoice(readCookies(doc)) === "denied") choose(false);
     return consent === "denied";
   };
+  /** Before an answer that cannot wait: decided if it was not (which reads the cookie's refusal too), or followed. */
+  const upToDate = () => (consent === null ? decideNow() : void refusedElsewhere());
 
-  /** The referral is stored now, as the tracker would: the cookie at once, IndexedDB in the same breath. */
+  /**
+   * The referral is stored now, as the tracker would: the cookie at once, IndexedDB in the same breath. Its callers
+   * have just read the choice (decide) or followed another tab's refusal (onCapture).
+   */
   const keep = (captured: Referral | null) => {
-    if (consent === "denied" || refusedElsewhere()) return;
+    if (consent === "denied") return;
     view = chooseReferral(view, captured, settings.attribution, now());
-    fillReferralFields(doc, settings.prefix, code(), () => undefined);
+    fillReferralFields(doc, settings.prefix, liveCode(), () => undefined);
     if (captured) latest = captured;
     if (!isGranted() || !captured) return;
     if (settings.cookie && view) writeCookie(doc, referralCookie(view, scope, now()));
@@ -267,16 +278,17 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   // The page going away before IndexedDB answered still leaves the code in the cookie for the site's server.
   const windowListeners: [string, (event: Event) => void][] = [["pagehide", decideNow]];
   for (const [type, listener] of windowListeners) win.addEventListener(type, listener);
-  // An IndexedDB that never answers must not hold the page's choice back for good.
-  win.setTimeout(decideNow, 3000);
+  // A slow IndexedDB (a busy machine, a page that took long to close) must not hold back the page's choice, nor what
+  // an earlier page left to send, while the visitor may leave again: past this, the synchronous copies decide. A
+  // prompt answer (a few milliseconds) makes it a no-op.
+  win.setTimeout(decideNow, 150);
 
   // Once the tracker stands, a page that kept a reference to this API talks to the tracker's.
   let successor: ((command: unknown, ...args: unknown[]) => unknown) | null = null;
   const call = (command: unknown, args: unknown[]): unknown => {
     if (successor) return successor(command, ...args);
     if (command === "referral") {
-      decideNow();
-      refusedElsewhere();
+      upToDate();
       return isLive(view, now()) ? { ...view } : null;
     }
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
@@ -379,10 +391,9 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
       else if (choice === "denied" && consent !== "denied") choose(false); // a command decided from localStorage alone
       else if (remembered && consent !== "denied") {
         view = chooseReferral(remembered.referral, view, settings.attribution, now());
-        fillReferralFields(doc, settings.prefix, code(), () => undefined);
+        fillReferralFields(doc, settings.prefix, liveCode(), () => undefined);
       }
-      // (state-cookie.ts) The referral cookie and the flags of what an earlier page left to send come in one read.
-      if (isGranted() && somethingWaits(cookies)) load();
+      sendWhatWaits(cookies);
     })
     .catch(noop);
   return api;

@@ -7,10 +7,9 @@
 //   written synchronously, it counts on the very next page, where IndexedDB's copy may not have landed yet.
 // No identifier, no code, no page data. Host-only, as localStorage, IndexedDB and the outbox are.
 import type { ConsentChoice } from "./consent.js";
+import { attributes } from "./cookie.js";
 
 export type WaitingFor = "pending" | "backlog";
-
-const attributes = (secure: boolean) => `; Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
 
 /** Whether `document.cookie` says something waits; any other value counts for nothing. */
 export const somethingWaits = (cookies: string): boolean => /(^|;\s*)reftrack_(pending|backlog)=1(;|$)/.test(cookies);
@@ -23,12 +22,12 @@ export const cookieChoice = (cookies: string): ConsentChoice | null => (/(^|;\s*
  * who never comes back needs no flag for ever.
  */
 export function setWaiting(doc: Document, what: WaitingFor, on: boolean, secure: boolean): void {
-  writeCookie(doc, `reftrack_${what}=${on ? "1" : ""}${attributes(secure)}; Max-Age=${on ? 2592000 : 0}`);
+  writeCookie(doc, `reftrack_${what}=${on ? "1" : ""}${attributes({ secure })}; Max-Age=${on ? 2592000 : 0}`);
 }
 
 /** Records the choice for as long as a browser keeps a cookie (400 days; Safari caps it at 7, IndexedDB's copy stays). */
 export function setChoiceCookie(doc: Document, choice: ConsentChoice, secure: boolean): void {
-  writeCookie(doc, `reftrack_consent=${choice}${attributes(secure)}; Max-Age=34560000`);
+  writeCookie(doc, `reftrack_consent=${choice}${attributes({ secure })}; Max-Age=34560000`);
 }
 
 /** Writes one cookie; never throws into the page. */

@@ -18,7 +18,7 @@ import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
 import { PENDING_KEY, type Pending } from "./handoff.js";
-import { clearOutboxes, CONSENT_STATE_KEY } from "./remembered.js";
+import { clearOutboxes, CONSENT_STATE_KEY, STATE_DB, STATE_STORE } from "./remembered.js";
 import { cookieChoice, readCookies, setChoiceCookie, setWaiting, writeCookie } from "./state-cookie.js";
 import { serverSideTracker } from "./inert.js";
 
@@ -133,11 +133,12 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const consentChoice = webStorageCell(() => win.localStorage, CONSENT_KEY, null, (value): value is ConsentChoice | null => value === null || isConsentChoice(value));
   // Every copy of the choice counts, the first file's reading of them included, and a refusal in any of them wins: a
   // site script that clears localStorage must not undo one.
-  const startingChoice = strictest(consentChoice.read(), cookieChoice(readCookies(win.document)), edges.choice);
+  const copies = { stored: consentChoice.read(), cookie: cookieChoice(readCookies(win.document)) };
+  const startingChoice = strictest(copies.stored, copies.cookie, edges.choice);
   let consent = initialConsent(settings, startingChoice, win.navigator as PrivacySignals);
   /** Set by consent(false) at once, before its clean-up waits its turn: nothing may leave meanwhile. */
   let refusing = false;
-  const persistentStore = once(() => edges.store ?? browserStore("reftrack", "state", storageFailed));
+  const persistentStore = once(() => edges.store ?? browserStore(STATE_DB, STATE_STORE, storageFailed));
   const persistentOutbox = once(() => edges.outbox ?? resilientOutbox(outboxDb, bounds, storageFailed));
   const store = switchable<KeyValueStore>(consent === "granted" ? persistentStore() : memoryStore());
   const outbox = switchable<Outbox>(consent === "granted" ? persistentOutbox() : memoryOutbox(bounds));
@@ -329,8 +330,8 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     return result;
   };
   if (startingChoice) {
-    if (consentChoice.read() !== startingChoice) consentChoice.write(startingChoice);
-    if (cookieChoice(readCookies(win.document)) !== startingChoice) setChoiceCookie(win.document, startingChoice, secure);
+    if (copies.stored !== startingChoice) consentChoice.write(startingChoice);
+    if (copies.cookie !== startingChoice) setChoiceCookie(win.document, startingChoice, secure);
     inOrder(() => rememberChoice(startingChoice)).catch(report);
   }
   // A visitor who declined on a page where the tracker never arrived (or left before its clean-up) may have left
