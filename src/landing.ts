@@ -7,7 +7,8 @@ import { expiredReferralCookie, readReferralCookie, referralCookie } from "./coo
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
-import { alreadyInCharge, HANDOFF, hasId, markInCharge, PENDING_KEY, type Handoff, type Pending, type Unchecked } from "./handoff.js";
+import { alreadyInCharge, HANDOFF, markInCharge, type Handoff, type Pending, type Unchecked } from "./handoff.js";
+import { keptCommands, madeEarlier, webStorage } from "./kept.js";
 import { randomId } from "./ids.js";
 import { clearOutboxes, CONSENT_STATE_KEY, stateStore } from "./remembered.js";
 import { cookieChoice, readCookies, setChoiceCookie, setWaiting, somethingWaits, writeCookie } from "./state-cookie.js";
@@ -46,26 +47,6 @@ function readSettings(script: Element) {
   };
 }
 
-/** Web Storage that never throws: blocked storage holds nothing. */
-const storage = (win: Window) => ({
-  read(key: string): unknown {
-    try {
-      return JSON.parse(win.localStorage.getItem(key) ?? "null");
-    } catch {
-      return null;
-    }
-  },
-  write(key: string, value: unknown): boolean {
-    try {
-      if (value === null) win.localStorage.removeItem(key);
-      else win.localStorage.setItem(key, JSON.stringify(value));
-      return true;
-    } catch {
-      return false; // blocked or full: the command lives in memory, for this page
-    }
-  },
-});
-
 export function land(win: LandingWindow, script: Element | null): void {
   try {
     if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag");
@@ -81,13 +62,13 @@ export function land(win: LandingWindow, script: Element | null): void {
 function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unknown>[]) {
   const settings = readSettings(script);
   const doc = win.document;
-  const kept = storage(win);
+  const kept = webStorage(win);
   const device = stateStore(win);
   const now = () => Date.now();
   const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
   // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
   // per destination, as the outbox is: what was made for one endpoint never goes to another.
-  const pendingKey = `${PENDING_KEY}:${script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? ""}`;
+  const commands = keptCommands(win, script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? "", scope.secure);
 
   /**
    * Null until the device's answer (remembered.ts) or a command that cannot wait for it; meanwhile the codes the page
@@ -174,17 +155,12 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   };
   onCapture(capture());
 
-  const stored = () => asPendingList(kept.read(pendingKey));
+  const stored = commands.read;
   const queue: Unchecked[] = [];
   const waiting = new Map<string, Deferred>();
   const persisted = new Set<string>();
-  // Read, add, write: another tab of the site may have added its own since. Bounded: a tracker that can never load
-  // (blocked by an extension, say) must not grow the list without end; the oldest go first. The cookie tells the next
-  // page to look.
   const persist = (entry: Unchecked) => {
-    if (!isGranted() || refusedElsewhere() || !kept.write(pendingKey, [...stored(), entry].slice(-MAX_PENDING))) return;
-    persisted.add(entry.id);
-    setWaiting(doc, "pending", true, scope.secure);
+    if (isGranted() && !refusedElsewhere() && commands.add([entry])) persisted.add(entry.id);
   };
   const record = (entry: Pending): Promise<unknown> => {
     decideNow();
@@ -199,19 +175,14 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const id = () => randomId(win.crypto);
   const page = () => pageContext(doc, settings.keep, settings.params);
 
-  /**
-   * Commands an earlier page kept: taken in before the tracker is fetched, however this page came to fetch it. Only
-   * those made before this page opened: a later one is another open tab's, which hands it to its own tracker. One
-   * "made" after now was made before the clock went back, and is taken too.
-   */
+  /** Commands an earlier page kept: taken in before the tracker is fetched, however this page came to fetch it. */
   const opened = now();
   let adopted = false;
   const adoptEarlier = () => {
     if (adopted || !isGranted()) return;
     adopted = true;
     const mine = new Set(queue.map((entry) => entry.id));
-    const earlier = (made: unknown) => typeof made !== "number" || made < opened || made > now() + 60_000;
-    queue.unshift(...stored().filter((entry) => !mine.has(entry.id) && earlier((entry as { at?: unknown }).at)));
+    queue.unshift(...stored().filter((entry) => !mine.has(entry.id) && madeEarlier(entry, opened, now())));
   };
   let loading = false;
   const load = () => {
@@ -276,8 +247,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const stopForms = watchReferralForms(doc, settings.prefix, code, () => undefined, () => undefined);
   const stopNavigation = watchNavigation(win, () => onCapture(capture()));
   // The page going away before IndexedDB answered still leaves the code in the cookie for the site's server.
-  const windowListeners: [string, (event: Event) => void][] = [["pagehide", decideNow]];
-  for (const [type, listener] of windowListeners) win.addEventListener(type, listener);
+  win.addEventListener("pagehide", decideNow);
   // A slow IndexedDB (a busy machine, a page that took long to close) must not hold back the page's choice, nor what
   // an earlier page left to send, while the visitor may leave again: past this, the synchronous copies decide. A
   // prompt answer (a few milliseconds) makes it a no-op.
@@ -325,8 +295,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
       objects.clear();
       objects.put("denied", CONSENT_STATE_KEY);
     });
-    kept.write(pendingKey, null);
-    setWaiting(doc, "pending", false, scope.secure);
+    commands.clear();
     setWaiting(doc, "backlog", false, scope.secure);
     persisted.clear();
     view = latest = null;
@@ -347,7 +316,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     takeOver(tracker) {
       successor = tracker;
       for (const [type, listener] of listeners) doc.removeEventListener(type, listener, true);
-      for (const [type, listener] of windowListeners) win.removeEventListener(type, listener);
+      win.removeEventListener("pagehide", decideNow);
       stopForms();
       stopNavigation();
       const pending = queue.splice(0);
@@ -361,13 +330,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
           // An entry of an earlier page has no promise here: its failure was reported, and goes no further.
           void outcome
             .then(deferred?.resolve ?? noop, deferred?.reject ?? noop)
-            .finally(() => {
-              // Done with it, this page or another: no later page replays it.
-              const left = stored().filter((item) => item.id !== entry);
-              if (!isGranted()) return;
-              kept.write(pendingKey, left.length > 0 ? left : null);
-              if (left.length === 0) setWaiting(doc, "pending", false, scope.secure);
-            });
+            // Done with it, this page or another: no later page replays it.
+            .finally(() => isGranted() && commands.remove(entry));
         },
       };
     },
@@ -399,10 +363,7 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   return api;
 }
 
-const asPendingList = (value: unknown): Unchecked[] => (Array.isArray(value) ? value.filter(hasId) : []);
 const noop = () => undefined;
-/** Commands kept for a later page at most: a busy visitor's clicks, not a log that grows without end. */
-const MAX_PENDING = 100;
 
 /** A copy: what the page passes may change after the call. structuredClone keeps what JSON would not (NaN, a Date), so the tracker's checks refuse it as they always did. */
 function copy(value: unknown): unknown {

@@ -34,7 +34,7 @@ export function installGlobal(win: StubbedWindow, script: Element | null, landin
   let failure: Error | null = null;
   try {
     if (!script) throw new Error("reftrack.js cannot find its own <script> element: load it with a plain <script src> tag, not from another script");
-    const edges = landing ? { captured: landing.captured, choice: landing.choice } : {};
+    const edges = landing ? { captured: landing.captured, choice: landing.choice, keptTakenIn: true } : {};
     tracker = browserTracker({ ...options, schema: schemaOption(options.schema, win.document), onError: warn } as Parameters<typeof browserTracker>[0], edges) as unknown as Tracker<SchemaDocument>;
   } catch (error) {
     failure = new Error(`reftrack did not start: ${errorMessage(error)}`);

@@ -17,7 +17,8 @@ import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestinatio
 import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
-import { PENDING_KEY, type Pending } from "./handoff.js";
+import { isPending, PENDING_KEY, type Pending } from "./handoff.js";
+import { holdUntilQueued, keptCommands, madeEarlier, type KeptCommands } from "./kept.js";
 import { clearOutboxes, CONSENT_STATE_KEY, STATE_DB, STATE_STORE } from "./remembered.js";
 import { cookieChoice, readCookies, setChoiceCookie, setWaiting, writeCookie } from "./state-cookie.js";
 import { serverSideTracker } from "./inert.js";
@@ -56,6 +57,8 @@ export interface TrackerEdges {
   captured: Referral | null;
   /** The consent choice the first file decided from, if any (see landing.ts). */
   choice: ConsentChoice | null;
+  /** The first file took in what earlier pages kept (kept.ts) and hands it over; the tracker takes it in otherwise. */
+  keptTakenIn: boolean;
 }
 
 /** When and where a command was made, for one the first file held until the tracker arrived. */
@@ -164,6 +167,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     onBacklog: (waiting) => consent === "granted" && setWaiting(win.document, "backlog", waiting, secure),
   });
 
+  // What the tracker accepted but the outbox does not hold yet survives the page going away (kept.ts).
+  const commands = keptCommands(win, settings.endpoint ?? settings.voucherifyAppId ?? "", secure);
+  const holding = holdUntilQueued(commands, () => consent === "granted" && !refusing);
+
   let checker: EventChecker = schemaless;
   let anonymousId = "";
   let customer: Customer | null = null;
@@ -230,6 +237,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const decline = async () => {
     consent = "denied";
     sender.forget();
+    holding.forget();
     // Each store in use, and the persistent ones if they exist, cleared once: a visitor who declines before ever
     // agreeing gets no database made for it but the one that keeps the refusal (rememberChoice).
     const stores = new Set<KeyValueStore | Outbox>([store.current(), outbox.current()]);
@@ -390,11 +398,18 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     const identified = action.customer ? identify(action.customer) : Promise.resolve();
     return identified.then(() => enqueue(action.name, action.metadata, true, recorded));
   };
-  const onElement = (action: ElementAction) => void elementEvent(action).catch(reportUnlessDeclined);
+  /** A command's id, time and page, fixed when it is made: a later page that replays it sends the same event. */
+  const recorded = (): Recorded => ({ id: newId(), at: now(), page: pageContext(win.document, keep, codes) });
+  const onElement = (action: ElementAction) => {
+    const made = recorded();
+    holding.hold({ kind: "element", ...made, action }, elementEvent(action, made)).catch(reportUnlessDeclined);
+  };
 
   // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
   const onExit = (event: Event) => {
-    if (event.type === "pagehide" || win.document.visibilityState === "hidden") sender.flushOnExit(event.type === "pagehide");
+    if (event.type !== "pagehide" && win.document.visibilityState !== "hidden") return;
+    holding.save();
+    sender.flushOnExit(event.type === "pagehide");
   };
   const onOnline = () => sender.online();
   win.document.addEventListener("visibilitychange", onExit);
@@ -422,7 +437,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   };
 
   const tracker: Tracker<S> = {
-    track: (name, ...metadata) => enqueue(name, metadata[0], false),
+    track: (name, ...metadata) => {
+      const made = recorded();
+      return holding.hold({ kind: "track", ...made, name, metadata: metadata[0] }, enqueue(name, metadata[0], false, made));
+    },
     identify,
     // Waits for earlier commands, but later ones never wait for the network.
     flush: () => chain.then(() => sender.flush()),
@@ -449,7 +467,24 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   };
   // Not a method of the API: the second file uses it to replay what the first file held.
   Object.defineProperty(tracker, REPLAY, { value: replay });
+  if (!edges.keptTakenIn && consent === "granted") takeInKept(commands, now, replay, tracker, reportUnlessDeclined);
   return tracker;
+}
+
+/**
+ * What earlier pages kept (kept.ts), where no first file took it in: an ESM page, or the full file on its own. Each
+ * entry leaves storage once it has an outcome; a malformed one is dropped.
+ */
+function takeInKept(commands: KeptCommands, now: () => number, replay: Replay, tracker: Tracker<SchemaDocument | undefined>, report: (error: unknown) => void) {
+  const opened = now();
+  for (const entry of commands.read()) {
+    if (!madeEarlier(entry, opened, now())) continue;
+    let outcome: Promise<unknown>;
+    if (!isPending(entry)) outcome = Promise.resolve();
+    else if (entry.kind !== "call") outcome = replay(entry);
+    else outcome = (tracker as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[entry.command]?.(...entry.args) ?? Promise.resolve();
+    outcome.catch(report).finally(() => commands.remove(entry.id));
+  }
 }
 
 const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {

@@ -16,7 +16,7 @@ export interface Collector {
   /** Every id received, in order, duplicates included. */
   ids: string[];
   /** Every event delivered, as received. */
-  events: { id: string; event: string; timestamp: string; metadata: Record<string, unknown>; context: { page: { url: string } } }[];
+  events: { id: string; event: string; timestamp: string; metadata: Record<string, unknown>; referral?: { code: string }; context: { page: { url: string } } }[];
   /** Arrival time of each request, and how many events it carried. */
   requests: { at: number; count: number; bytes: number }[];
   maxInFlight: number;

@@ -85,6 +85,25 @@ test("a tracked form submitted within 50 ms of load, the schema answering after 
   expect(use.collector.events[0]?.context.page.url).toBe(`${site.origin}/page.html?ref=FAST-1`);
 });
 
+test("a tracked form submitted while the tracker still waits for the schema: the page goes away, and the next page delivers it", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite(
+    { "data-endpoint": use.collector.url, "data-schema": "/events.schema.json", "data-flush-ms": "100" },
+    { schemaDelayMs: 3000, body: `<form id="join" action="/other.html" data-track="joined" data-track-plan="pro"><button id="go">Join</button></form>` },
+  ));
+  await page.goto(`${site.origin}/page.html?ref=BUSY-1`);
+  // The tracker itself takes the submit: the first file has handed over and stopped listening.
+  await page.evaluate(() => void (window as unknown as { reftrack: Reftrack }).reftrack.flush());
+  await page.waitForFunction(() => !(Symbol.for("reftrack.handoff") in (window as unknown as { reftrack: object }).reftrack));
+  const submittedAt = Date.now();
+  await page.evaluate(() => (document.getElementById("join") as HTMLFormElement).requestSubmit());
+  await page.waitForURL(`${site.origin}/other.html?`);
+  await expect.poll(() => use.collector.events.map((event) => [event.event, event.metadata, event.referral?.code]), { timeout: 15_000 }).toEqual([["joined", { plan: "pro" }, "BUSY-1"]]);
+  const [event] = use.collector.events;
+  expect(event?.context.page.url).toBe(`${site.origin}/page.html?ref=BUSY-1`);
+  expect(Math.abs(Date.parse(event?.timestamp ?? "") - submittedAt)).toBeLessThan(1000);
+});
+
 test("a form whose event fails the schema, submitted before the tracker is there, is checked too: refused, never sent", async ({ page, pageErrors }) => {
   quiet(pageErrors);
   const site = (use.site = await startSite(

@@ -363,6 +363,60 @@ describe("storage failures", () => {
   });
 });
 
+describe("a page that goes away before an event reaches the outbox", () => {
+  const KEPT = "reftrack:pending:https://collect.example/v1/batch";
+  const never = (() => new Promise<Response>(() => undefined)) as typeof globalThis.fetch;
+  beforeEach(() => localStorage.clear());
+
+  it("keeps the event for the next page, which sends it with the same id, time and page, and then forgets it", async () => {
+    const leaving = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    void leaving.tracker.track("share_social", { network: "x" });
+    const madeAt = Date.now();
+    window.dispatchEvent(new Event("pagehide"));
+    const kept = JSON.parse(localStorage.getItem(KEPT) ?? "[]") as { id: string; kind: string }[];
+    expect(kept).toMatchObject([{ kind: "track", name: "share_social", metadata: { network: "x" }, page: { url: "https://site.example/?ref=NRY-01" } }]);
+    expect(document.cookie).toContain("reftrack_pending=1");
+    leaving.tracker.destroy();
+
+    setUrl("https://site.example/next");
+    const next = start();
+    await next.tracker.flush();
+    await vi.waitFor(() => expect(next.events()).toHaveLength(1));
+    const [event] = next.events();
+    expect(event).toMatchObject({ id: kept[0]?.id, event: "share_social", metadata: { network: "x" }, context: { page: { url: "https://site.example/?ref=NRY-01" } } });
+    expect(Math.abs(Date.parse(event?.timestamp ?? "") - madeAt)).toBeLessThan(1000);
+    await vi.waitFor(() => expect(localStorage.getItem(KEPT)).toBeNull());
+    expect(document.cookie).not.toContain("reftrack_pending=1");
+  });
+
+  it("keeps a tracked form's event waiting behind its identify, and a first file's page leaves the taking-in to the first file", async () => {
+    document.body.innerHTML = `<form data-track="joined" data-track-identify><input name="email" data-track-field="email" value="sam@domain.io"></form>`;
+    const leaving = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    document.querySelector("form")?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    window.dispatchEvent(new Event("pagehide"));
+    expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "element", action: { name: "joined", customer: { source_id: "sam@domain.io" } } }]);
+    leaving.tracker.destroy();
+
+    const handedOver = start({}, { keptTakenIn: true });
+    await handedOver.tracker.flush();
+    expect(handedOver.events()).toEqual([]);
+    expect(localStorage.getItem(KEPT)).not.toBeNull();
+  });
+
+  it("keeps nothing while consent is pending, and nothing of an event that reached the outbox", async () => {
+    const pending = start({ consent: "required", schema: "https://site.example/schema.json" }, { fetch: never });
+    void pending.tracker.track("share_social", { network: "x" }).catch(() => undefined);
+    window.dispatchEvent(new Event("pagehide"));
+    expect(localStorage.getItem(KEPT)).toBeNull();
+    pending.tracker.destroy();
+
+    const queued = start();
+    await queued.tracker.track("share_social", { network: "x" });
+    window.dispatchEvent(new Event("pagehide"));
+    expect(localStorage.getItem(KEPT)).toBeNull();
+  });
+});
+
 describe("destinations", () => {
   it("never drain one destination's outbox to another (a site that moves endpoints, the demo's direct page)", async () => {
     const oldEndpoint = start({ endpoint: "https://old.example/v1/batch" }, { outbox: undefined, lock: undefined, statuses: Array(20).fill(503) });
