@@ -39,7 +39,8 @@ export function keptCommands(win: Window, destination: string, secure: boolean) 
   };
   const save = (entries: Unchecked[]) => {
     const saved = storage.write(key, entries.length > 0 ? entries : null);
-    if (saved) setWaiting(win.document, "pending", entries.length > 0, secure);
+    // An empty list clears the flag even where storage refuses: nothing there is worth a look.
+    if (saved || entries.length === 0) setWaiting(win.document, "pending", saved && entries.length > 0, secure);
     return saved;
   };
   return {
@@ -52,36 +53,50 @@ export function keptCommands(win: Window, destination: string, secure: boolean) 
 }
 
 /**
- * Whether a kept entry is an earlier page's, for this page to take: made before it opened. A later one is another
- * open tab's, which sends it itself; one "made" after now was made before the clock went back, and is taken too.
+ * Whether a kept entry is an earlier page's, for this page to take: made before it opened (or in the same
+ * millisecond: clocks are coarse, Firefox's resistFingerprinting rounds to 100 ms). A later one is another open tab's,
+ * which sends it itself; one "made" after now was made before the clock went back, and is taken too.
  */
 export const madeEarlier = (entry: Unchecked, opened: number, now: number): boolean => {
   const made = (entry as { at?: unknown }).at;
-  return typeof made !== "number" || made < opened || made > now + 60_000;
+  return typeof made !== "number" || made <= opened || made > now + 60_000;
 };
 
 /**
- * Events the tracker accepted that are not in the outbox yet (waiting for the schema, or for an identify's write):
- * memory alone holds them, so a page that goes away (a tracked form's submit, a link) keeps them for the next one.
+ * Commands the tracker accepted that have not reached its sender yet (an event waiting for the schema, or behind a
+ * form's identify; an identify or reset behind them): memory alone holds them, so a page that goes away (a tracked
+ * form's submit, a link) keeps them, in order, for the next one. Once handed to the sender, the sender's own exit
+ * path and the outbox answer for an event.
  */
-export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean) {
+export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, report: (error: Error) => void) {
   const held = new Map<string, Pending>();
   const saved = new Set<string>();
   return {
-    hold<T>(entry: Pending, queued: Promise<T>): Promise<T> {
+    /** Returns the release, for when the command has reached the sender or failed; calling it twice is harmless. */
+    hold(entry: Pending): () => void {
       held.set(entry.id, entry);
-      const release = () => {
+      return () => {
         held.delete(entry.id);
         if (saved.delete(entry.id)) commands.remove(entry.id);
       };
-      queued.then(release, release);
-      return queued;
     },
-    /** The page is leaving, or hidden (and may be discarded without another word). */
+    /**
+     * The page is going away (`pagehide`), not merely hidden: a hidden tab goes on sending, and a copy kept for the
+     * next page would reach the endpoint twice while no page unloads. What the list holds already (the first file's
+     * entries, handed over) is not added twice; what JSON cannot hold would fail the check anyway.
+     */
     save(): void {
-      const fresh = [...held.values()].filter((entry) => !saved.has(entry.id));
-      if (fresh.length === 0 || !allowed() || !commands.add(fresh)) return;
+      if (held.size === 0 || !allowed()) return;
+      const listed = new Set(commands.read().map((entry) => entry.id));
+      const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && serializable(entry));
+      if (fresh.length === 0) return;
+      if (!commands.add(fresh)) return report(new Error(`localStorage refused ${fresh.length} event(s) this page could not queue before it went away; they are lost`));
       for (const entry of fresh) saved.add(entry.id);
+    },
+    /** The page came back from the back-forward cache: it sends what it kept itself, unless a later page took it. */
+    restore(): void {
+      for (const id of saved) commands.remove(id);
+      saved.clear();
     },
     /** The visitor declined: nothing is kept, and what was is deleted with the rest of the device's state. */
     forget(): void {
@@ -90,3 +105,12 @@ export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean) 
     },
   };
 }
+
+const serializable = (value: unknown) => {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -68,7 +68,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
   const scope = { domain: settings.cookieDomain, secure: win.location.protocol === "https:" };
   // Commands and interactions before the tracker: kept in order, and across a navigation where storage is allowed;
   // per destination, as the outbox is: what was made for one endpoint never goes to another.
-  const commands = keptCommands(win, script.getAttribute("data-endpoint") ?? script.getAttribute("data-voucherify-app-id") ?? "", scope.secure);
+  const app = script.getAttribute("data-voucherify-app-id");
+  const commands = keptCommands(win, (app && script.getAttribute("data-voucherify-client-token") ? app : script.getAttribute("data-endpoint")) ?? "", scope.secure);
 
   /**
    * Null until the device's answer (remembered.ts) or a command that cannot wait for it; meanwhile the codes the page
@@ -263,19 +264,14 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     }
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
     if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: copy(args[1]) });
-    if (typeof command === "string" && ["identify", "flush", "reset", "consent"].includes(command)) return record({ kind: "call", id: id(), at: now(), command, args: args.map(copy) });
+    if (typeof command === "string" && CALLS.includes(command)) return record({ kind: "call", id: id(), at: now(), command, args: args.map(copy) });
     console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: track, identify, flush, reset, referral, consent)`);
     return undefined;
   };
-  const api = Object.assign((command: unknown, ...args: unknown[]) => call(command, args), {
-    version: __REFTRACK_VERSION__,
-    track: (...args: unknown[]) => call("track", args),
-    identify: (...args: unknown[]) => call("identify", args),
-    flush: (...args: unknown[]) => call("flush", args),
-    reset: (...args: unknown[]) => call("reset", args),
-    consent: (...args: unknown[]) => call("consent", args),
-    referral: () => call("referral", []),
-  });
+  // The global's methods: each the same as the call by name (CONTRACT section 2).
+  const methods: Record<string, (...args: unknown[]) => unknown> = {};
+  for (const method of ["track", "referral", ...CALLS]) methods[method] = (...args) => call(method, args);
+  const api = Object.assign((command: unknown, ...args: unknown[]) => call(command, args), methods, { version: __REFTRACK_VERSION__ });
   /**
    * The visitor's choice counts at once, even if the page reloads before the tracker is here: it is remembered as the
    * tracker remembers it; a refusal deletes what this file kept, and a grant keeps what waited in memory.
@@ -364,6 +360,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 }
 
 const noop = () => undefined;
+/** The commands that are calls, not events: kept and replayed in order with them. */
+const CALLS = ["identify", "flush", "reset", "consent"];
 
 /** A copy: what the page passes may change after the call. structuredClone keeps what JSON would not (NaN, a Date), so the tracker's checks refuse it as they always did. */
 function copy(value: unknown): unknown {

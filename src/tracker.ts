@@ -111,6 +111,8 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const [keep, codes] = [settings.keepParams, settings.referralParams];
   const win = edges.window ?? window;
   const fetch = edges.fetch ?? win.fetch.bind(win);
+  // First: a malformed schema object throws here, before any listener is added that would outlive the failed start.
+  const schemaLoad = loadChecker(options.schema, fetch, report, () => leaving);
   const now = edges.now ?? Date.now;
   const newId = edges.newId ?? (() => randomId(win.crypto));
   // The state store and the outbox fail for the same reason (IndexedDB blocked, quota): say it once.
@@ -120,10 +122,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     storageReported = true;
     report(new Error(`IndexedDB is unavailable (${errorMessage(error)}); reftrack keeps its state and queued events in memory for this page`));
   };
-  const destination =
-    settings.voucherifyAppId && settings.voucherifyClientToken
-      ? voucherifyDestination(settings.voucherifyApi, settings.voucherifyAppId, settings.voucherifyClientToken)
-      : collectorDestination(settings.endpoint ?? "");
+  const direct = Boolean(settings.voucherifyAppId && settings.voucherifyClientToken);
+  const destination = direct
+    ? voucherifyDestination(settings.voucherifyApi, settings.voucherifyAppId ?? "", settings.voucherifyClientToken ?? "")
+    : collectorDestination(settings.endpoint ?? "");
   const outboxDb = scoped("reftrack-outbox", destination);
   const bounds = { ...DEFAULT_BOUNDS, onDropped: (count: number) => report(new Error(`The outbox was full: the ${count} oldest event(s) were dropped`)) };
 
@@ -139,8 +141,12 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const copies = { stored: consentChoice.read(), cookie: cookieChoice(readCookies(win.document)) };
   const startingChoice = strictest(copies.stored, copies.cookie, edges.choice);
   let consent = initialConsent(settings, startingChoice, win.navigator as PrivacySignals);
-  /** Set by consent(false) at once, before its clean-up waits its turn: nothing may leave meanwhile. */
+  /**
+   * Set by a choice (here, or another tab's) at once, before `consent` follows in its turn: after a refusal nothing may
+   * leave or be kept meanwhile; after a grant, what a leaving page holds may be kept.
+   */
   let refusing = false;
+  let granting = false;
   const persistentStore = once(() => edges.store ?? browserStore(STATE_DB, STATE_STORE, storageFailed));
   const persistentOutbox = once(() => edges.outbox ?? resilientOutbox(outboxDb, bounds, storageFailed));
   const store = switchable<KeyValueStore>(consent === "granted" ? persistentStore() : memoryStore());
@@ -167,9 +173,18 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     onBacklog: (waiting) => consent === "granted" && setWaiting(win.document, "backlog", waiting, secure),
   });
 
-  // What the tracker accepted but the outbox does not hold yet survives the page going away (kept.ts).
-  const commands = keptCommands(win, settings.endpoint ?? settings.voucherifyAppId ?? "", secure);
-  const holding = holdUntilQueued(commands, () => consent === "granted" && !refusing);
+  // What the tracker accepted but its sender does not hold yet survives the page going away (kept.ts). Keyed as the
+  // first file keys it: by where events go.
+  const commands = keptCommands(win, (direct ? settings.voucherifyAppId : settings.endpoint) ?? "", secure);
+  const mayKeep = () => (consent === "granted" || granting) && !refusing && cookieChoice(readCookies(win.document)) !== "denied";
+  const holding = holdUntilQueued(commands, mayKeep, report);
+  /** Runs a command of the page, held until it has reached the sender (`release`) or failed. */
+  const held = <T,>(entry: Pending, run: (release: () => void) => Promise<T>): Promise<T> => {
+    const release = holding.hold(entry);
+    const outcome = run(release);
+    outcome.then(release, release);
+    return outcome;
+  };
 
   let checker: EventChecker = schemaless;
   let anonymousId = "";
@@ -288,6 +303,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     consentChoice.write(granted ? "granted" : "denied");
     setChoiceCookie(win.document, granted ? "granted" : "denied", secure);
     refusing = !granted;
+    granting = granted;
     if (!granted) forgetDevice(win, sendStateKey, outboxDb, cookieScope);
     return inOrder(async () => {
       await applyConsent(granted);
@@ -302,7 +318,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     } catch {
       return; // not ours to read: nothing may throw into the page
     }
-    if (isConsentChoice(choice)) inOrder(() => applyConsent(choice === "granted").then(() => rememberChoice(choice))).catch(report);
+    if (!isConsentChoice(choice)) return;
+    refusing = choice === "denied";
+    granting = choice === "granted";
+    inOrder(() => applyConsent(choice === "granted").then(() => rememberChoice(choice))).catch(report);
   };
   win.addEventListener("storage", onStorage);
   /**
@@ -321,7 +340,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   let leaving = false;
   const onLeave = () => void (leaving = true);
   win.addEventListener("pagehide", onLeave);
-  const ready = Promise.all([loadChecker(options.schema, fetch, report, () => leaving), loadState()])
+  const ready = Promise.all([schemaLoad, loadState()])
     .then(([loaded]) => {
       checker = loaded;
       return adopt(landing);
@@ -348,7 +367,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
 
   // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
   // of one tick reach the outbox together, in one transaction.
-  const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded): Promise<{ id: string }> =>
+  const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded, release = noop): Promise<{ id: string }> =>
     inOrder(async () => {
       if (consent === "denied") throw new ConsentError();
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
@@ -375,7 +394,9 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       }
       log(`queued ${event.event}`, event);
       return { id: event.id, written: sender.enqueue([{ event: JSON.parse(json) as WireEvent, bytes }]) };
-    }).then(async ({ id, written }) => {
+    })
+      .finally(release)
+      .then(async ({ id, written }) => {
       await written;
       return { id };
     });
@@ -390,30 +411,31 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     });
 
   // A form that names its customer: if that customer is invalid, the event is not sent as somebody else's.
-  const elementEvent = (action: ElementAction, recorded?: Recorded): Promise<unknown> => {
+  const elementEvent = (action: ElementAction, recorded?: Recorded, release = noop): Promise<unknown> => {
     if (action.customer && !action.customer.source_id) {
       const field = `${settings.attrPrefix}-field`;
       return Promise.reject(new ValidationError(`Form "${action.name}"`, [{ path: "customer.source_id", message: `is empty: a form with ${settings.attrPrefix}-identify names its customer through fields marked ${field}="email" (or ${field}="source_id"); mark the email input, and fill it` }]));
     }
     const identified = action.customer ? identify(action.customer) : Promise.resolve();
-    return identified.then(() => enqueue(action.name, action.metadata, true, recorded));
+    return identified.then(() => enqueue(action.name, action.metadata, true, recorded, release));
   };
   /** A command's id, time and page, fixed when it is made: a later page that replays it sends the same event. */
   const recorded = (): Recorded => ({ id: newId(), at: now(), page: pageContext(win.document, keep, codes) });
   const onElement = (action: ElementAction) => {
     const made = recorded();
-    holding.hold({ kind: "element", ...made, action }, elementEvent(action, made)).catch(reportUnlessDeclined);
+    held({ kind: "element", ...made, action }, (release) => elementEvent(action, made, release)).catch(reportUnlessDeclined);
   };
 
   // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
   const onExit = (event: Event) => {
-    if (event.type !== "pagehide" && win.document.visibilityState !== "hidden") return;
-    holding.save();
-    sender.flushOnExit(event.type === "pagehide");
+    if (event.type === "pagehide") holding.save();
+    if (event.type === "pagehide" || win.document.visibilityState === "hidden") sender.flushOnExit(event.type === "pagehide");
   };
+  const onShow = (event: Event) => void ((event as PageTransitionEvent).persisted && holding.restore());
   const onOnline = () => sender.online();
   win.document.addEventListener("visibilitychange", onExit);
   win.addEventListener("pagehide", onExit);
+  win.addEventListener("pageshow", onShow);
   win.addEventListener("online", onOnline);
   // What earlier pages left in the outbox goes out as soon as this one is ready.
   void ready.then(() => sender.flush()).catch(report);
@@ -430,28 +452,37 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       .catch(report);
   });
 
+  // Held like the page's own: the first file may have kept it in memory only (consent was pending then).
   const replay: Replay = (entry) => {
-    if (entry.kind === "track") return enqueue(entry.name, entry.metadata, false, entry);
-    if (entry.kind === "element") return elementEvent(entry.action, entry);
+    if (entry.kind === "track") return held(entry, (release) => enqueue(entry.name, entry.metadata, false, entry, release));
+    if (entry.kind === "element") return held(entry, (release) => elementEvent(entry.action, entry, release));
     return Promise.reject(new Error(`not an event: ${entry.command}`));
   };
+  /** An identify or reset of the page: kept with the events around it, so that none is replayed as someone else's. */
+  const call = (command: "identify" | "reset", args: unknown[], run: () => Promise<void>) => held({ kind: "call", id: newId(), at: now(), command, args }, run);
 
   const tracker: Tracker<S> = {
-    track: (name, ...metadata) => {
-      const made = recorded();
-      return holding.hold({ kind: "track", ...made, name, metadata: metadata[0] }, enqueue(name, metadata[0], false, made));
-    },
-    identify,
+    track: (name, ...metadata) =>
+      attempt(() => {
+        // A copy: the page may change its object before the event is built, or the page kept for a later one.
+        const [made, snapshot] = [recorded(), copy(metadata[0])];
+        return held({ kind: "track", ...made, name, metadata: snapshot }, (release) => enqueue(name, snapshot, false, made, release));
+      }),
+    identify: (input) =>
+      attempt(() => {
+        const snapshot = copy(input);
+        return call("identify", [snapshot], () => identify(snapshot));
+      }),
     // Waits for earlier commands, but later ones never wait for the network.
     flush: () => chain.then(() => sender.flush()),
     reset: () =>
-      inOrder(async () => {
+      call("reset", [], () => inOrder(async () => {
         customer = null;
         anonymousId = newId();
         await store.api.del(STATE_KEYS.customer);
         if (consent !== "denied") await store.api.set(STATE_KEYS.anonymousId, anonymousId);
         log("reset: new anonymous id");
-      }),
+      })),
     referral: () => (isLive(view, now()) ? { ...view } : null),
     consent: setConsent as (granted: boolean) => Promise<void>,
     destroy() {
@@ -460,6 +491,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       stopNavigation();
       win.document.removeEventListener("visibilitychange", onExit);
       win.removeEventListener("pagehide", onExit);
+      win.removeEventListener("pageshow", onShow);
       win.removeEventListener("pagehide", onLeave);
       win.removeEventListener("online", onOnline);
       win.removeEventListener("storage", onStorage);
@@ -477,15 +509,39 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
  */
 function takeInKept(commands: KeptCommands, now: () => number, replay: Replay, tracker: Tracker<SchemaDocument | undefined>, report: (error: unknown) => void) {
   const opened = now();
+  const run = (entry: Pending): Promise<unknown> => {
+    if (entry.kind !== "call") return replay(entry);
+    const method = (tracker as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[entry.command];
+    return method ? method(...entry.args) : Promise.resolve();
+  };
   for (const entry of commands.read()) {
     if (!madeEarlier(entry, opened, now())) continue;
-    let outcome: Promise<unknown>;
-    if (!isPending(entry)) outcome = Promise.resolve();
-    else if (entry.kind !== "call") outcome = replay(entry);
-    else outcome = (tracker as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[entry.command]?.(...entry.args) ?? Promise.resolve();
-    outcome.catch(report).finally(() => commands.remove(entry.id));
+    // Any script of the site can write the list: an entry of the wrong shape is dropped, and none throws at the page.
+    void attempt(() => (isPending(entry) ? run(entry) : Promise.resolve()))
+      .catch(report)
+      .finally(() => commands.remove(entry.id));
   }
 }
+
+/** A promise, whatever `make` does: the page's call never throws. */
+function attempt<T>(make: () => Promise<T>): Promise<T> {
+  try {
+    return make();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** A copy, as structured cloning makes it (a Date stays a Date, so the checks see what the page gave). */
+function copy(value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch {
+    return value; // a function, say: the checks say why
+  }
+}
+
+const noop = (): void => undefined;
 
 const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {
   let made: { value: T } | null = null;

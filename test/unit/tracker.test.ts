@@ -126,6 +126,13 @@ describe("track", () => {
 
   it("throws at once for a malformed schema object, naming the path", () => {
     expect(() => start({ schema: { events: { a: { properties: { p: { type: "text" } } } } } as never })).toThrow(/events\.a\.properties\.p\.type/);
+    // Nothing of the failed start is left listening: another tab's consent later throws nothing into the page.
+    const thrown: unknown[] = [];
+    const onError = (event: ErrorEvent) => void thrown.push(event.error);
+    window.addEventListener("error", onError);
+    window.dispatchEvent(new StorageEvent("storage", { key: "reftrack:consent", newValue: JSON.stringify("denied") }));
+    window.removeEventListener("error", onError);
+    expect(thrown).toEqual([]);
   });
 });
 
@@ -401,6 +408,60 @@ describe("a page that goes away before an event reaches the outbox", () => {
     await handedOver.tracker.flush();
     expect(handedOver.events()).toEqual([]);
     expect(localStorage.getItem(KEPT)).not.toBeNull();
+  });
+
+  it("keeps an identify and a reset with the events around them, in order, so no event is replayed as someone else's", async () => {
+    const leaving = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    void leaving.tracker.identify({ source_id: "u2" });
+    void leaving.tracker.track("share_social", { network: "x" });
+    void leaving.tracker.reset();
+    void leaving.tracker.track("share_social", { network: "linkedin" });
+    window.dispatchEvent(new Event("pagehide"));
+    expect((JSON.parse(localStorage.getItem(KEPT) ?? "[]") as { kind: string; command?: string }[]).map((entry) => entry.command ?? entry.kind)).toEqual(["identify", "track", "reset", "track"]);
+    leaving.tracker.destroy();
+
+    const next = start();
+    await next.tracker.flush();
+    await vi.waitFor(() => expect(next.events()).toHaveLength(2));
+    expect(next.events().map((event) => [event.metadata.network, event.customer.source_id === "u2"])).toEqual([["x", true], ["linkedin", false]]);
+  });
+
+  it("keeps nothing for a page that is only hidden, and takes back what it kept when it comes back from the back-forward cache", () => {
+    const page = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    void page.tracker.track("share_social", { network: "x" });
+    Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+    Object.defineProperty(document, "visibilityState", { value: "visible", configurable: true });
+    expect(localStorage.getItem(KEPT)).toBeNull();
+    window.dispatchEvent(new Event("pagehide"));
+    expect(localStorage.getItem(KEPT)).not.toBeNull();
+    window.dispatchEvent(Object.assign(new Event("pageshow"), { persisted: true }));
+    expect(localStorage.getItem(KEPT)).toBeNull();
+  });
+
+  it("keeps nothing once the visitor declined in another tab, and keeps what follows an Accept at once", async () => {
+    const declined = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    void declined.tracker.track("share_social", { network: "x" }).catch(() => undefined);
+    window.dispatchEvent(new StorageEvent("storage", { key: "reftrack:consent", newValue: JSON.stringify("denied") }));
+    window.dispatchEvent(new Event("pagehide"));
+    expect(localStorage.getItem(KEPT)).toBeNull();
+    declined.tracker.destroy();
+
+    clearCookies();
+    localStorage.clear();
+    const accepting = start({ consent: "required", schema: "https://site.example/schema.json" }, { fetch: never });
+    void accepting.tracker.consent(true);
+    void accepting.tracker.track("share_social", { network: "x" });
+    window.dispatchEvent(new Event("pagehide"));
+    expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "track", name: "share_social" }]);
+  });
+
+  it("keeps the events it can: one JSON cannot hold does not cost the others", () => {
+    const page = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    void page.tracker.track("share_social", { network: 1n } as unknown as { network: "x" }).catch(() => undefined);
+    void page.tracker.track("share_social", { network: "x" });
+    window.dispatchEvent(new Event("pagehide"));
+    expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "track", metadata: { network: "x" } }]);
   });
 
   it("keeps nothing while consent is pending, and nothing of an event that reached the outbox", async () => {
