@@ -63,16 +63,16 @@ export const madeEarlier = (entry: Unchecked, opened: number, now: number): bool
 };
 
 /**
- * Commands the tracker accepted that have not reached its sender yet (an event waiting for the schema, or behind a
- * form's identify; an identify or reset behind them): memory alone holds them, so a page that goes away (a tracked
- * form's submit, a link) keeps them, in order, for the next one. Once handed to the sender, the sender's own exit
- * path and the outbox answer for an event.
+ * Commands the tracker accepted that are not written to the outbox yet (an event waiting for the schema, or behind a
+ * form's identify, or for its write; an identify or reset among them): a page that goes away meanwhile (a tracked
+ * form's submit, a link) keeps them, in order, for the next one. The next page skips an event its outbox holds
+ * already (tracker.ts), since a write started in a page's last moment may still commit.
  */
 export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, report: (error: Error) => void) {
   const held = new Map<string, Pending>();
   const saved = new Set<string>();
   return {
-    /** Returns the release, for when the command has reached the sender or failed; calling it twice is harmless. */
+    /** Returns the release, for when the command is written or failed; calling it twice is harmless. */
     hold(entry: Pending): () => void {
       held.set(entry.id, entry);
       return () => {
@@ -81,13 +81,14 @@ export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, 
       };
     },
     /**
-     * The page is going away (`pagehide`), not merely hidden: a hidden tab goes on sending, and a copy kept for the
-     * next page would reach the endpoint twice while no page unloads. What the list holds already (the first file's
-     * entries, handed over) is not added twice; what JSON cannot hold would fail the check anyway.
+     * The page is going away (`pagehide`, or frozen before a discard), not merely hidden: a hidden tab goes on sending,
+     * and a copy kept for the next page would reach the endpoint twice while no page unloads. What the list holds
+     * already (the first file's entries, handed over) is not added twice, nor what a keepalive request carries
+     * (`onTheWire`, where the destination cannot drop a second copy); what JSON cannot hold would fail the check anyway.
      */
-    save(): void {
+    save(onTheWire: readonly string[]): void {
       if (held.size === 0 || !allowed()) return;
-      const listed = new Set(commands.read().map((entry) => entry.id));
+      const listed = new Set([...commands.read().map((entry) => entry.id), ...onTheWire]);
       const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && serializable(entry));
       if (fresh.length === 0) return;
       if (!commands.add(fresh)) return report(new Error(`localStorage refused ${fresh.length} event(s) this page could not queue before it went away; they are lost`));

@@ -66,13 +66,16 @@ function replayLanding(landing: Handoff, tracker: Tracker<SchemaDocument>, api: 
     let settled: Promise<unknown>;
     // One entry that throws must not stop the ones after it, nor leave the page's promise hanging.
     try {
-      const outcome = entry.kind === "call" ? api(entry.command, ...entry.args) : replay ? replay(entry) : Promise.reject(failure);
+      // The tracker replays each with its own id (held under it if the page leaves meanwhile); a tracker that did not
+      // start refuses every event, and its calls answer as any call would.
+      const outcome = replay ? replay(entry) : entry.kind === "call" ? api(entry.command, ...entry.args) : Promise.reject(failure);
       settled = outcome instanceof Promise ? outcome : Promise.resolve(outcome);
     } catch (error) {
       settled = Promise.reject(error);
     }
-    // Events the page never awaited (an element, a command of an earlier page) are reported like any other.
-    if (entry.kind !== "call") settled.catch((error: Error) => ((error instanceof ConsentError) || error === failure ? undefined : warn(error)));
+    // Events the page never awaited (an element, a command of an earlier page) are reported like any other; a call
+    // without a tracker was reported by the API already.
+    if (replay || entry.kind !== "call") settled.catch((error: Error) => ((error instanceof ConsentError) || error === failure ? undefined : warn(error)));
     settle(entry.id, settled);
   }
 }

@@ -13,9 +13,9 @@ export interface Sender {
   /**
    * The page is hidden (`unloading` false: it may come back, or be discarded) or unloading: this tab's unconfirmed
    * events leave with `keepalive` and stay queued until confirmed. Only an unload resends a batch already in flight,
-   * since the browser cancels that request.
+   * since the browser cancels that request. Returns the ids of the events an unload put on the wire.
    */
-  flushOnExit(unloading: boolean): void;
+  flushOnExit(unloading: boolean): string[];
   /** The browser is back online (or consent was given): a wait caused by the network ends now. */
   online(): void;
   /** Forgets this page's unsent events (the visitor declined consent; the outbox was cleared too). */
@@ -52,8 +52,11 @@ export interface SenderOptions {
   tabId: string;
   fetch: typeof globalThis.fetch;
   sendBeacon: ((url: string, body: Blob) => boolean) | null;
-  /** Online, and allowed to send (consent). When false, nothing is sent, not even from a leaving page. */
-  maySend: () => boolean;
+  /**
+   * Online, and allowed to send (consent). When false, nothing is sent, not even from a leaving page. `exiting`: asked
+   * for a leaving page's requests, which no later drain of this page can repeat.
+   */
+  maySend: (exiting?: boolean) => boolean;
   now: () => number;
   random: () => number;
   setTimeout: (callback: () => void, ms: number) => unknown;
@@ -229,10 +232,11 @@ export function createSender(options: SenderOptions): Sender {
   };
 
   /** The exit path's keepalive requests, for this tab's unconfirmed events (notWritten: not in the outbox yet). */
-  const sendOnExit = (notWritten: ReadonlySet<string>, unloading: boolean) => {
+  const sendOnExit = (notWritten: ReadonlySet<string>, unloading: boolean): string[] => {
+    const sent: string[] = [];
     // Nothing leaves while sending is not allowed, or inside a wait the endpoint asked for: those events stay
     // queued for the next load.
-    if (!options.maySend() || serverWait() > 0) return;
+    if (!options.maySend(true) || serverWait() > 0) return sent;
     const entries = [...unconfirmed.values()].filter((entry) => {
       const id = keyId(entry.key);
       if (leaving.has(id)) return false;
@@ -250,14 +254,18 @@ export function createSender(options: SenderOptions): Sender {
         budget -= bytes;
         const ids = batch.map((entry) => keyId(entry.key));
         ids.forEach((id) => leaving.add(id));
+        sent.push(...batch.map((entry) => entry.event.id));
         void request(body, true).then((result) => {
           ids.forEach((id) => leaving.delete(id));
           if (destination.classify(result.status) === "delivered") return delivered(batch, result);
         });
-      } else if (!destination.beacon || !options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
+      } else if (destination.beacon && options.sendBeacon?.(destination.url, new Blob([body], { type: "text/plain;charset=UTF-8" }))) {
+        sent.push(...batch.map((entry) => entry.event.id));
+      } else {
         break; // the browser's budget for a closing page is spent: the rest goes out on the next load
       }
     }
+    return sent;
   };
 
   const sender: Sender = {
@@ -291,6 +299,7 @@ export function createSender(options: SenderOptions): Sender {
         () => sendOnExit(notWritten, false),
         () => sendOnExit(notWritten, false),
       );
+      return [];
     },
     online() {
       if (networkRetryAt > 0) {

@@ -162,7 +162,8 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     tabId,
     fetch,
     sendBeacon: typeof win.navigator.sendBeacon === "function" ? (url, body) => win.navigator.sendBeacon(url, body) : null,
-    maySend: () => consent === "granted" && !refusing && win.navigator.onLine !== false,
+    // A leaving page sends what waited for an Accept the visitor just gave, before the grant has had its turn.
+    maySend: (exiting) => (consent === "granted" || (exiting === true && granting)) && !refusing && win.navigator.onLine !== false,
     now,
     random: edges.random ?? Math.random,
     setTimeout: (callback, ms) => win.setTimeout(callback, ms),
@@ -178,10 +179,10 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const commands = keptCommands(win, (direct ? settings.voucherifyAppId : settings.endpoint) ?? "", secure);
   const mayKeep = () => (consent === "granted" || granting) && !refusing && cookieChoice(readCookies(win.document)) !== "denied";
   const holding = holdUntilQueued(commands, mayKeep, report);
-  /** Runs a command of the page, held until it has reached the sender (`release`) or failed. */
-  const held = <T,>(entry: Pending, run: (release: () => void) => Promise<T>): Promise<T> => {
+  /** Runs a command of the page, held until it is written to the outbox (or failed). */
+  const held = <T,>(entry: Pending, run: () => Promise<T>): Promise<T> => {
     const release = holding.hold(entry);
-    const outcome = run(release);
+    const outcome = run();
     outcome.then(release, release);
     return outcome;
   };
@@ -367,9 +368,11 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
 
   // The command checks and builds the event in order; its write is awaited outside the chain, so that the events
   // of one tick reach the outbox together, in one transaction.
-  const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded, release = noop): Promise<{ id: string }> =>
+  const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded, replayed = false): Promise<{ id: string }> =>
     inOrder(async () => {
       if (consent === "denied") throw new ConsentError();
+      // An event the outbox held already when this page started is not built twice (queuedAtStart).
+      if (replayed && recorded && (await queuedAtStart).has(recorded.id)) return { id: recorded.id, written: Promise.resolve() };
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
       if (!checked.ok) throw new ValidationError(`Event ${JSON.stringify(name)} rejected`, checked.issues);
       const timestamp = recorded?.at ?? now();
@@ -394,9 +397,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       }
       log(`queued ${event.event}`, event);
       return { id: event.id, written: sender.enqueue([{ event: JSON.parse(json) as WireEvent, bytes }]) };
-    })
-      .finally(release)
-      .then(async ({ id, written }) => {
+    }).then(async ({ id, written }) => {
       await written;
       return { id };
     });
@@ -410,33 +411,58 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       log(`identified ${customer.source_id}`);
     });
 
+  const reset = () =>
+    inOrder(async () => {
+      customer = null;
+      anonymousId = newId();
+      await store.api.del(STATE_KEYS.customer);
+      if (consent !== "denied") await store.api.set(STATE_KEYS.anonymousId, anonymousId);
+      log("reset: new anonymous id");
+    });
+  const calls: Record<"identify" | "reset", (input?: unknown) => Promise<void>> = { identify, reset };
+
   // A form that names its customer: if that customer is invalid, the event is not sent as somebody else's.
-  const elementEvent = (action: ElementAction, recorded?: Recorded, release = noop): Promise<unknown> => {
+  const elementEvent = (action: ElementAction, recorded?: Recorded, replayed = false): Promise<unknown> => {
     if (action.customer && !action.customer.source_id) {
       const field = `${settings.attrPrefix}-field`;
       return Promise.reject(new ValidationError(`Form "${action.name}"`, [{ path: "customer.source_id", message: `is empty: a form with ${settings.attrPrefix}-identify names its customer through fields marked ${field}="email" (or ${field}="source_id"); mark the email input, and fill it` }]));
     }
     const identified = action.customer ? identify(action.customer) : Promise.resolve();
-    return identified.then(() => enqueue(action.name, action.metadata, true, recorded, release));
+    return identified.then(() => enqueue(action.name, action.metadata, true, recorded, replayed));
   };
   /** A command's id, time and page, fixed when it is made: a later page that replays it sends the same event. */
   const recorded = (): Recorded => ({ id: newId(), at: now(), page: pageContext(win.document, keep, codes) });
   const onElement = (action: ElementAction) => {
     const made = recorded();
-    held({ kind: "element", ...made, action }, (release) => elementEvent(action, made, release)).catch(reportUnlessDeclined);
+    held({ kind: "element", ...made, action }, () => elementEvent(action, made)).catch(reportUnlessDeclined);
   };
 
   // A hidden page may never be shown again (mobile browsers discard background tabs), so it counts as an exit.
+  // What is held is kept only when the page goes away (kept.ts); an event a keepalive request carries is not kept too
+  // where the destination cannot drop a second copy.
   const onExit = (event: Event) => {
-    if (event.type === "pagehide") holding.save();
-    if (event.type === "pagehide" || win.document.visibilityState === "hidden") sender.flushOnExit(event.type === "pagehide");
+    const unloading = event.type === "pagehide";
+    if (!unloading && win.document.visibilityState !== "hidden") return;
+    const onTheWire = sender.flushOnExit(unloading);
+    if (unloading) holding.save(destination.dedupes ? [] : onTheWire);
   };
   const onShow = (event: Event) => void ((event as PageTransitionEvent).persisted && holding.restore());
+  // Chromium freezes a hidden tab before it discards it, with no pagehide: keep then, and take back if it resumes.
+  const onFreeze = () => holding.save([]);
+  const onResume = () => holding.restore();
+  win.document.addEventListener("freeze", onFreeze);
+  win.document.addEventListener("resume", onResume);
   const onOnline = () => sender.online();
   win.document.addEventListener("visibilitychange", onExit);
   win.addEventListener("pagehide", onExit);
   win.addEventListener("pageshow", onShow);
   win.addEventListener("online", onOnline);
+  // The ids the outbox held when this page started, before its first drain: read only where an earlier page kept
+  // commands for this one (kept.ts), whose last moment may have written some of them to the outbox too.
+  const queuedAtStart: Promise<Set<string>> =
+    commands.read().length > 0
+      ? ready.then(() => outbox.api.peek(DEFAULT_BOUNDS.maxEvents)).then((entries) => new Set(entries.map((entry) => entry.event.id)), () => new Set())
+      : Promise.resolve(new Set());
   // What earlier pages left in the outbox goes out as soon as this one is ready.
   void ready.then(() => sender.flush()).catch(report);
   const stopElements = watchElements(win.document, settings.attrPrefix, onElement, report, log);
@@ -452,37 +478,32 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       .catch(report);
   });
 
-  // Held like the page's own: the first file may have kept it in memory only (consent was pending then).
+  /**
+   * What the first file held, or an earlier page kept: held like the page's own commands, under the same id (the first
+   * file may have kept it in memory only, consent pending then).
+   */
   const replay: Replay = (entry) => {
-    if (entry.kind === "track") return held(entry, (release) => enqueue(entry.name, entry.metadata, false, entry, release));
-    if (entry.kind === "element") return held(entry, (release) => elementEvent(entry.action, entry, release));
-    return Promise.reject(new Error(`not an event: ${entry.command}`));
+    if (entry.kind === "call") {
+      const { command, args } = entry;
+      if (command === "identify" || command === "reset") return held(entry, () => calls[command](args[0]));
+      return (tracker as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[command]?.(...args) ?? Promise.resolve();
+    }
+    return held(entry, () => (entry.kind === "track" ? enqueue(entry.name, entry.metadata, false, entry, true) : elementEvent(entry.action, entry, true)));
   };
   /** An identify or reset of the page: kept with the events around it, so that none is replayed as someone else's. */
-  const call = (command: "identify" | "reset", args: unknown[], run: () => Promise<void>) => held({ kind: "call", id: newId(), at: now(), command, args }, run);
+  const call = (command: "identify" | "reset", args: unknown[]) => held({ kind: "call", id: newId(), at: now(), command, args }, () => calls[command](args[0]));
 
   const tracker: Tracker<S> = {
     track: (name, ...metadata) =>
       attempt(() => {
         // A copy: the page may change its object before the event is built, or the page kept for a later one.
         const [made, snapshot] = [recorded(), copy(metadata[0])];
-        return held({ kind: "track", ...made, name, metadata: snapshot }, (release) => enqueue(name, snapshot, false, made, release));
+        return held({ kind: "track", ...made, name, metadata: snapshot }, () => enqueue(name, snapshot, false, made));
       }),
-    identify: (input) =>
-      attempt(() => {
-        const snapshot = copy(input);
-        return call("identify", [snapshot], () => identify(snapshot));
-      }),
+    identify: (input) => attempt(() => call("identify", [copy(input)])),
     // Waits for earlier commands, but later ones never wait for the network.
     flush: () => chain.then(() => sender.flush()),
-    reset: () =>
-      call("reset", [], () => inOrder(async () => {
-        customer = null;
-        anonymousId = newId();
-        await store.api.del(STATE_KEYS.customer);
-        if (consent !== "denied") await store.api.set(STATE_KEYS.anonymousId, anonymousId);
-        log("reset: new anonymous id");
-      })),
+    reset: () => call("reset", []),
     referral: () => (isLive(view, now()) ? { ...view } : null),
     consent: setConsent as (granted: boolean) => Promise<void>,
     destroy() {
@@ -492,6 +513,8 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       win.document.removeEventListener("visibilitychange", onExit);
       win.removeEventListener("pagehide", onExit);
       win.removeEventListener("pageshow", onShow);
+      win.document.removeEventListener("freeze", onFreeze);
+      win.document.removeEventListener("resume", onResume);
       win.removeEventListener("pagehide", onLeave);
       win.removeEventListener("online", onOnline);
       win.removeEventListener("storage", onStorage);
@@ -499,7 +522,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   };
   // Not a method of the API: the second file uses it to replay what the first file held.
   Object.defineProperty(tracker, REPLAY, { value: replay });
-  if (!edges.keptTakenIn && consent === "granted") takeInKept(commands, now, replay, tracker, reportUnlessDeclined);
+  if (!edges.keptTakenIn && consent === "granted") takeInKept(commands, now, replay, reportUnlessDeclined);
   return tracker;
 }
 
@@ -507,17 +530,12 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
  * What earlier pages kept (kept.ts), where no first file took it in: an ESM page, or the full file on its own. Each
  * entry leaves storage once it has an outcome; a malformed one is dropped.
  */
-function takeInKept(commands: KeptCommands, now: () => number, replay: Replay, tracker: Tracker<SchemaDocument | undefined>, report: (error: unknown) => void) {
+function takeInKept(commands: KeptCommands, now: () => number, replay: Replay, report: (error: unknown) => void) {
   const opened = now();
-  const run = (entry: Pending): Promise<unknown> => {
-    if (entry.kind !== "call") return replay(entry);
-    const method = (tracker as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[entry.command];
-    return method ? method(...entry.args) : Promise.resolve();
-  };
   for (const entry of commands.read()) {
     if (!madeEarlier(entry, opened, now())) continue;
     // Any script of the site can write the list: an entry of the wrong shape is dropped, and none throws at the page.
-    void attempt(() => (isPending(entry) ? run(entry) : Promise.resolve()))
+    void attempt(() => (isPending(entry) ? replay(entry) : Promise.resolve()))
       .catch(report)
       .finally(() => commands.remove(entry.id));
   }
@@ -540,8 +558,6 @@ function copy(value: unknown): unknown {
     return value; // a function, say: the checks say why
   }
 }
-
-const noop = (): void => undefined;
 
 const once = <T,>(make: () => T): (() => T) & { made(): boolean } => {
   let made: { value: T } | null = null;

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ValidationError, defineSchema } from "../../src/schema.js";
 import { browserStore, memoryStore } from "../../src/storage.js";
 import { clearCookies, setUrl, startTracker, trackersPerTest } from "./harness.js";
+import { memoryOutbox } from "../../src/outbox.js";
 
 const schema = defineSchema({
   events: {
@@ -462,6 +463,52 @@ describe("a page that goes away before an event reaches the outbox", () => {
     void page.tracker.track("share_social", { network: "x" });
     window.dispatchEvent(new Event("pagehide"));
     expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "track", metadata: { network: "x" } }]);
+  });
+
+  it("keeps an event whose outbox write has not committed; the next page sends it once, even if that write did commit", async () => {
+    // An outbox whose writes land but are never confirmed: a page torn down in the middle of its commit.
+    const landed = memoryOutbox({ maxEvents: 1000, maxBytes: 1_000_000, onDropped: () => undefined });
+    const tornDown = {
+      ...landed,
+      add: (entries: Parameters<typeof landed.add>[0]) => {
+        void landed.add(entries);
+        return new Promise<void>(() => undefined);
+      },
+    };
+    const leaving = start({}, { outbox: tornDown, fetch: never });
+    void leaving.tracker.track("share_social", { network: "x" });
+    await vi.waitFor(async () => expect(await landed.count()).toBe(1));
+    window.dispatchEvent(new Event("pagehide"));
+    expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "track", name: "share_social" }]);
+    leaving.tracker.destroy();
+
+    const next = start({}, { outbox: landed });
+    await vi.waitFor(() => expect(localStorage.getItem(KEPT)).toBeNull());
+    await next.tracker.flush();
+    expect(next.events().map((event) => event.event)).toEqual(["share_social"]);
+  });
+
+  it("keeps what it holds when Chromium freezes the tab (no pagehide before a discard), and takes it back on resume", () => {
+    const page = start({ schema: "https://site.example/schema.json" }, { fetch: never });
+    void page.tracker.track("share_social", { network: "x" });
+    document.dispatchEvent(new Event("freeze"));
+    expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toHaveLength(1);
+    document.dispatchEvent(new Event("resume"));
+    expect(localStorage.getItem(KEPT)).toBeNull();
+  });
+
+  it("a page that leaves right after an Accept sends what waited for it", async () => {
+    const posted: string[] = [];
+    const fetch = ((_: unknown, init: RequestInit = {}) => {
+      if (init.method === "POST") posted.push(String(init.body));
+      return new Promise<Response>(() => undefined);
+    }) as typeof globalThis.fetch;
+    const page = start({ consent: "required" }, { fetch });
+    await page.tracker.track("share_social", { network: "x" });
+    void page.tracker.consent(true);
+    window.dispatchEvent(new Event("pagehide")); // before the grant has had its turn
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toContain("share_social");
   });
 
   it("keeps nothing while consent is pending, and nothing of an event that reached the outbox", async () => {
