@@ -68,7 +68,7 @@ export const madeEarlier = (entry: Unchecked, opened: number, now: number): bool
  * form's submit, a link) keeps them, in order, for the next one. The next page skips an event its outbox holds
  * already (tracker.ts), since a write started in a page's last moment may still commit.
  */
-export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, report: (error: Error) => void) {
+export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, report: (error: Error) => void, maxEventBytes: number) {
   const held = new Map<string, Pending>();
   const saved = new Set<string>();
   return {
@@ -84,12 +84,13 @@ export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, 
      * The page is going away (`pagehide`, or frozen before a discard), not merely hidden: a hidden tab goes on sending,
      * and a copy kept for the next page would reach the endpoint twice while no page unloads. What the list holds
      * already (the first file's entries, handed over) is not added twice, nor what a keepalive request carries
-     * (`onTheWire`, where the destination cannot drop a second copy); what JSON cannot hold would fail the check anyway.
+     * (`onTheWire`, where the destination cannot drop a second copy); nor what JSON cannot hold, or an event far over the
+     * size limit, which the check would refuse anyway and which would cost the others their place in storage.
      */
     save(onTheWire: readonly string[]): void {
       if (held.size === 0 || !allowed()) return;
       const listed = new Set([...commands.read().map((entry) => entry.id), ...onTheWire]);
-      const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && serializable(entry));
+      const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && fits(entry, maxEventBytes));
       if (fresh.length === 0) return;
       if (!commands.add(fresh)) return report(new Error(`localStorage refused ${fresh.length} event(s) this page could not queue before it went away; they are lost`));
       for (const entry of fresh) saved.add(entry.id);
@@ -107,10 +108,10 @@ export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, 
   };
 }
 
-const serializable = (value: unknown) => {
+const fits = (entry: Pending, maxEventBytes: number) => {
   try {
-    JSON.stringify(value);
-    return true;
+    // Characters, not bytes, and the page beside the event: twice the limit leaves room for every event it allows.
+    return JSON.stringify(entry).length <= 2 * maxEventBytes;
   } catch {
     return false;
   }

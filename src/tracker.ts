@@ -171,14 +171,14 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     onError: report,
     log,
     // The next page's first file loads the tracker at once while something waits here; not while nothing does.
-    onBacklog: (waiting) => consent === "granted" && setWaiting(win.document, "backlog", waiting, secure),
+    onBacklog: (waiting) => consent === "granted" && !refusing && setWaiting(win.document, "backlog", waiting, secure),
   });
 
   // What the tracker accepted but its sender does not hold yet survives the page going away (kept.ts). Keyed as the
   // first file keys it: by where events go.
   const commands = keptCommands(win, (direct ? settings.voucherifyAppId : settings.endpoint) ?? "", secure);
   const mayKeep = () => (consent === "granted" || granting) && !refusing && cookieChoice(readCookies(win.document)) !== "denied";
-  const holding = holdUntilQueued(commands, mayKeep, report);
+  const holding = holdUntilQueued(commands, mayKeep, report, MAX_EVENT_BYTES);
   /** Runs a command of the page, held until it is written to the outbox (or failed). */
   const held = <T,>(entry: Pending, run: () => Promise<T>): Promise<T> => {
     const release = holding.hold(entry);
@@ -324,7 +324,6 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     granting = choice === "granted";
     inOrder(() => applyConsent(choice === "granted").then(() => rememberChoice(choice))).catch(report);
   };
-  win.addEventListener("storage", onStorage);
   /**
    * The first file reads the choice from IndexedDB (remembered.ts): kept there too, after whatever a decline cleared,
    * and brought in line with the strictest copy whenever the tracker starts.
@@ -340,7 +339,6 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   anticipate(landing);
   let leaving = false;
   const onLeave = () => void (leaving = true);
-  win.addEventListener("pagehide", onLeave);
   const ready = Promise.all([schemaLoad, loadState()])
     .then(([loaded]) => {
       checker = loaded;
@@ -370,7 +368,8 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   // of one tick reach the outbox together, in one transaction.
   const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded, replayed = false): Promise<{ id: string }> =>
     inOrder(async () => {
-      if (consent === "denied") throw new ConsentError();
+      // A refusal (here or in another tab) counts before its clean-up has had its turn: nothing more is stored.
+      if (consent === "denied" || refusing) throw new ConsentError();
       // An event the outbox held already when this page started is not built twice (queuedAtStart).
       if (replayed && recorded && (await queuedAtStart).has(recorded.id)) return { id: recorded.id, written: Promise.resolve() };
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
@@ -406,7 +405,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const identify = (input: unknown) =>
     inOrder(async () => {
       customer = structuredClone(checkCustomer(input));
-      if (consent === "denied") return;
+      if (consent === "denied" || refusing) return;
       await store.api.set(STATE_KEYS.customer, customer);
       log(`identified ${customer.source_id}`);
     });
@@ -453,6 +452,9 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   win.document.addEventListener("freeze", onFreeze);
   win.document.addEventListener("resume", onResume);
   const onOnline = () => sender.online();
+  // Listeners only now, past every step of the start that can throw: a failed start leaves none behind.
+  win.addEventListener("storage", onStorage);
+  win.addEventListener("pagehide", onLeave);
   win.document.addEventListener("visibilitychange", onExit);
   win.addEventListener("pagehide", onExit);
   win.addEventListener("pageshow", onShow);

@@ -127,7 +127,13 @@ describe("track", () => {
 
   it("throws at once for a malformed schema object, naming the path", () => {
     expect(() => start({ schema: { events: { a: { properties: { p: { type: "text" } } } } } as never })).toThrow(/events\.a\.properties\.p\.type/);
-    // Nothing of the failed start is left listening: another tab's consent later throws nothing into the page.
+    // Nothing of the failed start is left listening: another tab's consent later throws nothing into the page. Nor
+    // after a start that fails later, when cleaning the URL throws (Safari past its replaceState rate limit).
+    const replaceState = vi.spyOn(history, "replaceState").mockImplementation(() => {
+      throw new DOMException("Attempt to use history.replaceState() more than 100 times per 10 seconds", "SecurityError");
+    });
+    expect(() => start({ cleanUrl: true })).toThrow(/replaceState/);
+    replaceState.mockRestore();
     const thrown: unknown[] = [];
     const onError = (event: ErrorEvent) => void thrown.push(event.error);
     window.addEventListener("error", onError);
@@ -457,9 +463,10 @@ describe("a page that goes away before an event reaches the outbox", () => {
     expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "track", name: "share_social" }]);
   });
 
-  it("keeps the events it can: one JSON cannot hold does not cost the others", () => {
+  it("keeps the events it can: one JSON cannot hold, or one far over the size limit, does not cost the others", () => {
     const page = start({ schema: "https://site.example/schema.json" }, { fetch: never });
     void page.tracker.track("share_social", { network: 1n } as unknown as { network: "x" }).catch(() => undefined);
+    void page.tracker.track("share_social", { network: "x".repeat(200_000) } as unknown as { network: "x" }).catch(() => undefined);
     void page.tracker.track("share_social", { network: "x" });
     window.dispatchEvent(new Event("pagehide"));
     expect(JSON.parse(localStorage.getItem(KEPT) ?? "[]")).toMatchObject([{ kind: "track", metadata: { network: "x" } }]);
