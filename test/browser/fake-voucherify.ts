@@ -27,6 +27,9 @@ export async function startFakeVoucherify(appId: string, clientToken: string): P
       response.setHeader("Access-Control-Allow-Headers", "Content-Type, X-Client-Application-Id, X-Client-Token");
       return void response.writeHead(204).end();
     }
+    // When the request arrived, as Voucherify counts it: before its body is read and checked, which a busy test
+    // process may delay.
+    const at = Date.now();
     let body = "";
     request.on("data", (chunk: Buffer) => (body += chunk.toString()));
     request.on("end", () => {
@@ -40,7 +43,7 @@ export async function startFakeVoucherify(appId: string, clientToken: string): P
         problem = errorsOf(parsed);
       }
       const status = problem ? 400 : (fake.script.shift() ?? 200);
-      fake.posts.push({ at: Date.now(), status, problem });
+      fake.posts.push({ at, status, problem });
       if (status === 200) fake.accepted.push(parsed);
       response.writeHead(status, { "Content-Type": "application/json", ...(status === 429 ? { "Retry-After": "1" } : {}) });
       response.end(JSON.stringify(problem ? { code: 400, message: problem } : { object: "event", type: parsed.event }));
