@@ -68,7 +68,7 @@ export const madeEarlier = (entry: Unchecked, opened: number, now: number): bool
  * form's submit, a link) keeps them, in order, for the next one. The next page skips an event its outbox holds
  * already (tracker.ts), since a write started in a page's last moment may still commit.
  */
-export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, report: (error: Error) => void, maxEventBytes: number) {
+export function holdUntilWritten(commands: KeptCommands, allowed: () => boolean, report: (error: Error) => void, maxEventBytes: number) {
   const held = new Map<string, Pending>();
   const saved = new Set<string>();
   return {
@@ -92,7 +92,7 @@ export function holdUntilQueued(commands: KeptCommands, allowed: () => boolean, 
       const listed = new Set([...commands.read().map((entry) => entry.id), ...onTheWire]);
       const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && fits(entry, maxEventBytes));
       if (fresh.length === 0) return;
-      if (!commands.add(fresh)) return report(new Error(`localStorage refused ${fresh.length} event(s) this page could not queue before it went away; they are lost`));
+      if (!commands.add(fresh)) return report(new Error(`localStorage refused the ${fresh.length} command(s) this page had not written to its outbox when it went away (storage full or blocked); they are lost`));
       for (const entry of fresh) saved.add(entry.id);
     },
     /** The page came back from the back-forward cache: it sends what it kept itself, unless a later page took it. */

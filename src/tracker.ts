@@ -18,7 +18,7 @@ import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
 import { isPending, PENDING_KEY, type Pending } from "./handoff.js";
-import { holdUntilQueued, keptCommands, madeEarlier, type KeptCommands } from "./kept.js";
+import { holdUntilWritten, keptCommands, madeEarlier, type KeptCommands } from "./kept.js";
 import { clearOutboxes, CONSENT_STATE_KEY, STATE_DB, STATE_STORE } from "./remembered.js";
 import { cookieChoice, readCookies, setChoiceCookie, setWaiting, writeCookie } from "./state-cookie.js";
 import { serverSideTracker } from "./inert.js";
@@ -178,7 +178,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   // first file keys it: by where events go.
   const commands = keptCommands(win, (direct ? settings.voucherifyAppId : settings.endpoint) ?? "", secure);
   const mayKeep = () => (consent === "granted" || granting) && !refusing && cookieChoice(readCookies(win.document)) !== "denied";
-  const holding = holdUntilQueued(commands, mayKeep, report, MAX_EVENT_BYTES);
+  const holding = holdUntilWritten(commands, mayKeep, report, MAX_EVENT_BYTES);
   /** Runs a command of the page, held until it is written to the outbox (or failed). */
   const held = <T,>(entry: Pending, run: () => Promise<T>): Promise<T> => {
     const release = holding.hold(entry);
