@@ -415,7 +415,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       customer = null;
       anonymousId = newId();
       await store.api.del(STATE_KEYS.customer);
-      if (consent !== "denied") await store.api.set(STATE_KEYS.anonymousId, anonymousId);
+      if (consent !== "denied" && !refusing) await store.api.set(STATE_KEYS.anonymousId, anonymousId);
       log("reset: new anonymous id");
     });
   const calls: Record<"identify" | "reset", (input?: unknown) => Promise<void>> = { identify, reset };
