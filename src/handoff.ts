@@ -61,7 +61,20 @@ export interface Handoff {
   takeOver(tracker: (command: unknown, ...args: unknown[]) => unknown): { pending: Unchecked[]; settle: (id: string, outcome: Promise<unknown>) => void };
 }
 
-const COMMANDS = ["identify", "flush", "reset", "consent"];
+/** The commands that are calls, not events: kept and replayed in order with them. */
+export const COMMANDS = ["identify", "flush", "reset", "consent"];
+
+/**
+ * A copy of what the page passed to a command, which may change after the call. structuredClone keeps what JSON would
+ * not (NaN, a Date), so the tracker's checks refuse it as they would the original.
+ */
+export function copy(value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch {
+    return value; // a function, say: the tracker's checks say why
+  }
+}
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const isPage = (value: unknown) => isObject(value) && ["url", "path", "referrer", "title"].every((key) => typeof value[key] === "string");
 

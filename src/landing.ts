@@ -7,7 +7,7 @@ import { expiredReferralCookie, readReferralCookie, referralCookie } from "./coo
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
-import { alreadyInCharge, HANDOFF, markInCharge, type Handoff, type Pending, type Unchecked } from "./handoff.js";
+import { alreadyInCharge, COMMANDS, copy, HANDOFF, markInCharge, type Handoff, type Pending, type Unchecked } from "./handoff.js";
 import { keptCommands, madeEarlier, webStorage } from "./kept.js";
 import { randomId } from "./ids.js";
 import { clearOutboxes, CONSENT_STATE_KEY, stateStore } from "./remembered.js";
@@ -264,13 +264,13 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     }
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
     if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: copy(args[1]) });
-    if (typeof command === "string" && CALLS.includes(command)) return record({ kind: "call", id: id(), at: now(), command, args: args.map(copy) });
+    if (typeof command === "string" && COMMANDS.includes(command)) return record({ kind: "call", id: id(), at: now(), command, args: args.map(copy) });
     console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: track, identify, flush, reset, referral, consent)`);
     return undefined;
   };
   // The global's methods: each the same as the call by name (CONTRACT section 2).
   const methods: Record<string, (...args: unknown[]) => unknown> = {};
-  for (const method of ["track", "referral", ...CALLS]) methods[method] = (...args) => call(method, args);
+  for (const method of ["track", "referral", ...COMMANDS]) methods[method] = (...args) => call(method, args);
   const api = Object.assign((command: unknown, ...args: unknown[]) => call(command, args), methods, { version: __REFTRACK_VERSION__ });
   /**
    * The visitor's choice counts at once, even if the page reloads before the tracker is here: it is remembered as the
@@ -360,17 +360,6 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 }
 
 const noop = () => undefined;
-/** The commands that are calls, not events: kept and replayed in order with them. */
-const CALLS = ["identify", "flush", "reset", "consent"];
-
-/** A copy: what the page passes may change after the call. structuredClone keeps what JSON would not (NaN, a Date), so the tracker's checks refuse it as they always did. */
-function copy(value: unknown): unknown {
-  try {
-    return structuredClone(value);
-  } catch {
-    return value; // a function, say: the tracker's checks say why
-  }
-}
 
 type ScriptUrlPolicy = { createScriptURL(url: string): unknown };
 let policy: ScriptUrlPolicy | null = null;

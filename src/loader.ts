@@ -7,7 +7,7 @@ import { browserTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
 import { failedTracker } from "./inert.js";
 import { alreadyInCharge, isPending, markInCharge, type Handoff } from "./handoff.js";
-import { REPLAY, type Replay } from "./tracker.js";
+import { attempt, REPLAY, type Replay } from "./tracker.js";
 
 type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
 const METHODS: readonly Method[] = ["track", "identify", "flush", "reset", "referral", "consent"];
@@ -63,16 +63,10 @@ function replayLanding(landing: Handoff, tracker: Tracker<SchemaDocument>, api: 
       continue;
     }
     const entry = kept;
-    let settled: Promise<unknown>;
-    // One entry that throws must not stop the ones after it, nor leave the page's promise hanging.
-    try {
-      // The tracker replays each with its own id (held under it if the page leaves meanwhile); a tracker that did not
-      // start refuses every event, and its calls answer as any call would.
-      const outcome = replay ? replay(entry) : entry.kind === "call" ? api(entry.command, ...entry.args) : Promise.reject(failure);
-      settled = outcome instanceof Promise ? outcome : Promise.resolve(outcome);
-    } catch (error) {
-      settled = Promise.reject(error);
-    }
+    // One entry that throws must not stop the ones after it, nor leave the page's promise hanging. The tracker replays
+    // each with its own id (held under it if the page leaves meanwhile); a tracker that did not start refuses every
+    // event, and its calls answer as any call would.
+    const settled = attempt(() => Promise.resolve(replay ? replay(entry) : entry.kind === "call" ? api(entry.command, ...entry.args) : Promise.reject(failure)));
     // Events the page never awaited (an element, a command of an earlier page) are reported like any other; a call
     // without a tracker was reported by the API already.
     if (replay || entry.kind !== "call") settled.catch((error: Error) => ((error instanceof ConsentError) || error === failure ? undefined : warn(error)));

@@ -17,7 +17,7 @@ import { byteLength, collectorDestination, MAX_EVENT_BYTES, voucherifyDestinatio
 import { scrubUrl } from "./page-url.js";
 import { mask } from "./mask.js";
 import { createStore } from "idb-keyval";
-import { isPending, PENDING_KEY, type Pending } from "./handoff.js";
+import { copy, isPending, PENDING_KEY, type Pending } from "./handoff.js";
 import { holdUntilWritten, keptCommands, madeEarlier, type KeptCommands } from "./kept.js";
 import { clearOutboxes, CONSENT_STATE_KEY, STATE_DB, STATE_STORE } from "./remembered.js";
 import { cookieChoice, readCookies, setChoiceCookie, setWaiting, writeCookie } from "./state-cookie.js";
@@ -544,20 +544,11 @@ function takeInKept(commands: KeptCommands, now: () => number, replay: Replay, r
 }
 
 /** A promise, whatever `make` does: the page's call never throws. */
-function attempt<T>(make: () => Promise<T>): Promise<T> {
+export function attempt<T>(make: () => Promise<T>): Promise<T> {
   try {
     return make();
   } catch (error) {
     return Promise.reject(error);
-  }
-}
-
-/** A copy, as structured cloning makes it (a Date stays a Date, so the checks see what the page gave). */
-function copy(value: unknown): unknown {
-  try {
-    return structuredClone(value);
-  } catch {
-    return value; // a function, say: the checks say why
   }
 }
 
