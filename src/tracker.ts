@@ -142,11 +142,11 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const startingChoice = strictest(copies.stored, copies.cookie, edges.choice);
   let consent = initialConsent(settings, startingChoice, win.navigator as PrivacySignals);
   /**
-   * Set by a choice (here, or another tab's) at once, before `consent` follows in its turn: after a refusal nothing may
-   * leave or be kept meanwhile; after a grant, what a leaving page holds may be kept.
+   * The latest choice (here, or another tab's), recorded at once, before `consent` follows in its turn: after a refusal
+   * nothing may leave or be stored meanwhile; after a grant, what a leaving page holds may be kept and sent.
    */
-  let refusing = false;
-  let granting = false;
+  let chosen: ConsentChoice | null = null;
+  const refused = () => consent === "denied" || chosen === "denied";
   const persistentStore = once(() => edges.store ?? browserStore(STATE_DB, STATE_STORE, storageFailed));
   const persistentOutbox = once(() => edges.outbox ?? resilientOutbox(outboxDb, bounds, storageFailed));
   const store = switchable<KeyValueStore>(consent === "granted" ? persistentStore() : memoryStore());
@@ -163,7 +163,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     fetch,
     sendBeacon: typeof win.navigator.sendBeacon === "function" ? (url, body) => win.navigator.sendBeacon(url, body) : null,
     // A leaving page sends what waited for an Accept the visitor just gave, before the grant has had its turn.
-    maySend: (exiting) => (consent === "granted" || (exiting === true && granting)) && !refusing && win.navigator.onLine !== false,
+    maySend: (exiting) => (consent === "granted" || (exiting === true && chosen === "granted")) && chosen !== "denied" && win.navigator.onLine !== false,
     now,
     random: edges.random ?? Math.random,
     setTimeout: (callback, ms) => win.setTimeout(callback, ms),
@@ -171,13 +171,13 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     onError: report,
     log,
     // The next page's first file loads the tracker at once while something waits here; not while nothing does.
-    onBacklog: (waiting) => consent === "granted" && !refusing && setWaiting(win.document, "backlog", waiting, secure),
+    onBacklog: (waiting) => consent === "granted" && chosen !== "denied" && setWaiting(win.document, "backlog", waiting, secure),
   });
 
   // What the tracker accepted but its sender does not hold yet survives the page going away (kept.ts). Keyed as the
   // first file keys it: by where events go.
   const commands = keptCommands(win, (direct ? settings.voucherifyAppId : settings.endpoint) ?? "", secure);
-  const mayKeep = () => (consent === "granted" || granting) && !refusing && cookieChoice(readCookies(win.document)) !== "denied";
+  const mayKeep = () => (consent === "granted" || chosen === "granted") && chosen !== "denied" && cookieChoice(readCookies(win.document)) !== "denied";
   const holding = holdUntilWritten(commands, mayKeep, report, MAX_EVENT_BYTES);
   /** Runs a command of the page, held until it is written to the outbox (or failed). */
   const held = <T,>(entry: Pending, run: () => Promise<T>): Promise<T> => {
@@ -303,8 +303,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
     // refusal also stops sending and clears what the device holds outside IndexedDB (cookies, kept commands) now.
     consentChoice.write(granted ? "granted" : "denied");
     setChoiceCookie(win.document, granted ? "granted" : "denied", secure);
-    refusing = !granted;
-    granting = granted;
+    chosen = granted ? "granted" : "denied";
     if (!granted) forgetDevice(win, sendStateKey, outboxDb, cookieScope);
     return inOrder(async () => {
       await applyConsent(granted);
@@ -320,8 +319,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       return; // not ours to read: nothing may throw into the page
     }
     if (!isConsentChoice(choice)) return;
-    refusing = choice === "denied";
-    granting = choice === "granted";
+    chosen = choice;
     inOrder(() => applyConsent(choice === "granted").then(() => rememberChoice(choice))).catch(report);
   };
   /**
@@ -369,7 +367,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const enqueue = (name: unknown, metadata: unknown, convert: boolean, recorded?: Recorded, replayed = false): Promise<{ id: string }> =>
     inOrder(async () => {
       // A refusal (here or in another tab) counts before its clean-up has had its turn: nothing more is stored.
-      if (consent === "denied" || refusing) throw new ConsentError();
+      if (refused()) throw new ConsentError();
       // An event the outbox held already when this page started is not built twice (queuedAtStart).
       if (replayed && recorded && (await queuedAtStart).has(recorded.id)) return { id: recorded.id, written: Promise.resolve() };
       const checked = checker.check({ event: name, metadata, identified: customer !== null }, { convert });
@@ -405,7 +403,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
   const identify = (input: unknown) =>
     inOrder(async () => {
       customer = structuredClone(checkCustomer(input));
-      if (consent === "denied" || refusing) return;
+      if (refused()) return;
       await store.api.set(STATE_KEYS.customer, customer);
       log(`identified ${customer.source_id}`);
     });
@@ -415,7 +413,7 @@ export function browserTracker<S extends SchemaDocument | undefined = undefined>
       customer = null;
       anonymousId = newId();
       await store.api.del(STATE_KEYS.customer);
-      if (consent !== "denied" && !refusing) await store.api.set(STATE_KEYS.anonymousId, anonymousId);
+      if (!refused()) await store.api.set(STATE_KEYS.anonymousId, anonymousId);
       log("reset: new anonymous id");
     });
   const calls: Record<"identify" | "reset", (input?: unknown) => Promise<void>> = { identify, reset };
