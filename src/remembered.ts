@@ -6,6 +6,7 @@
 import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
 import { isConsentChoice, type ConsentChoice } from "./consent.js";
 import type { Referral } from "./referral.js";
+import { commitIn } from "./storage.js";
 
 /** The tracker's state store: the referral lives there already, the choice beside it. */
 export const STATE_DB = "reftrack";
@@ -27,10 +28,7 @@ export function stateStore(win: Window) {
   const open = () => (store ??= createStore(STATE_DB, STATE_STORE));
   const write = async (change: (objects: IDBObjectStore) => void): Promise<void> => {
     try {
-      await open()("readwrite", (objects) => {
-        change(objects);
-        return promisifyRequest(objects.transaction);
-      });
+      await commitIn(open(), change);
     } catch {
       // IndexedDB blocked or full: the tracker says so when it arrives
     }
@@ -78,7 +76,7 @@ export function clearOutboxes(win: Window, keep = ""): void {
       Promise.all(
         list
           .filter(({ name }) => name?.startsWith("reftrack-outbox:") && name !== keep)
-          .map(({ name }) => createStore(name ?? "", "events")("readwrite", (events) => (events.clear(), promisifyRequest(events.transaction)))),
+          .map(({ name }) => commitIn(createStore(name ?? "", "events"), (events) => events.clear())),
       ),
     )
     .catch(() => undefined);

@@ -18,21 +18,23 @@ export function memoryStore(): KeyValueStore {
   };
 }
 
+/** Makes `change` in one readwrite transaction of `store`; resolves once it is committed. */
+export const commitIn = (store: UseStore, change: (objects: IDBObjectStore) => void): Promise<void> =>
+  store("readwrite", (objects) => {
+    change(objects);
+    return promisifyRequest(objects.transaction);
+  }) as Promise<void>;
+
 /**
  * idb-keyval's get, set, del and clear on `store`, written out: its own functions default to a database of their own,
  * which would come along into the bundle.
  */
 export function idbKeyValue(store: UseStore): KeyValueStore {
-  const write = (change: (objects: IDBObjectStore) => void) =>
-    store("readwrite", (objects) => {
-      change(objects);
-      return promisifyRequest(objects.transaction);
-    }) as Promise<void>;
   return {
     get: (key) => store("readonly", (objects) => promisifyRequest(objects.get(key))),
-    set: (key, value) => write((objects) => objects.put(value, key)),
-    del: (key) => write((objects) => objects.delete(key)),
-    clear: () => write((objects) => objects.clear()),
+    set: (key, value) => commitIn(store, (objects) => objects.put(value, key)),
+    del: (key) => commitIn(store, (objects) => objects.delete(key)),
+    clear: () => commitIn(store, (objects) => objects.clear()),
   };
 }
 
