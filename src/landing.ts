@@ -265,12 +265,12 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
     if (command === "consent" && typeof args[0] === "boolean") choose(args[0]);
     if (command === "track") return record({ kind: "track", id: id(), at: now(), page: page(), name: args[0], metadata: copy(args[1]) });
     if (typeof command === "string" && COMMANDS.includes(command)) return record({ kind: "call", id: id(), at: now(), command, args: args.map(copy) });
-    console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: track, identify, flush, reset, referral, consent)`);
+    console.warn(`[reftrack] Unknown command ${JSON.stringify(command)} (known: ${METHODS.join(", ")})`);
     return undefined;
   };
   // The global's methods: each the same as the call by name (CONTRACT section 2).
   const methods: Record<string, (...args: unknown[]) => unknown> = {};
-  for (const method of ["track", "referral", ...COMMANDS]) methods[method] = (...args) => call(method, args);
+  for (const method of METHODS) methods[method] = (...args) => call(method, args);
   const api = Object.assign((command: unknown, ...args: unknown[]) => call(command, args), methods, { version: __REFTRACK_VERSION__ });
   /**
    * The visitor's choice counts at once, even if the page reloads before the tracker is here: it is remembered as the
@@ -360,6 +360,8 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 }
 
 const noop = () => undefined;
+/** The global's methods, and the commands a call may name. */
+const METHODS = ["track", "referral", ...COMMANDS];
 
 type ScriptUrlPolicy = { createScriptURL(url: string): unknown };
 let policy: ScriptUrlPolicy | null = null;
