@@ -121,6 +121,8 @@ export interface ServerTrackInput {
   /**
    * The event's id, for a caller whose own job queue keeps it across process restarts: the collector drops an id it
    * already has, so resending under the same id never counts twice. Default: a new random UUID per `track` call.
+   * Use one nobody can guess (a random UUID kept with the job): a browser that sent an event under it first would
+   * make the collector refuse this one.
    */
   id?: string;
 }
@@ -338,6 +340,9 @@ async function attemptOnce(config: ClientConfig, event: ServerEvent): Promise<An
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${config.key}` },
       body,
+      // A redirect is not followed: the event (customer details among them) would go to an address the site never
+      // named, and that address's 200 would count as stored. The 3xx itself is the answer, and ends the call.
+      redirect: "manual",
       // A collector that hangs would hold the caller's request handler: give up and retry instead.
       signal: AbortSignal.timeout(config.timeoutMs),
     });
@@ -427,6 +432,7 @@ function refusalMessage(event: Pick<ServerEvent, "id" | "event">, status: number
   if (status === 403) return `${subject}: it refuses this request. Retrying does not help: check the collector's logs (a 403 from the collector means an Origin header it does not allow).`;
   if (status === 404) return `${subject}: there is no collector at that address. Check the endpoint given to createServerClient (the collector takes batches at /v1/batch).`;
   if (status === 413) return `${subject}: the event is larger than the collector accepts. Send less metadata.`;
+  if (status >= 300 && status < 400) return `${subject}: a redirect, which the client does not follow (the event would go to another address). Give createServerClient the collector's own URL.`;
   return `${subject}. Retrying does not help: check the endpoint given to createServerClient and the collector's logs.`;
 }
 

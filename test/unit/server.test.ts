@@ -502,4 +502,31 @@ describe("createServerClient against a real HTTP server", () => {
     expect(sleeps).toEqual([1000, 1000]);
     expect(result.duplicate).toBe(false);
   });
+
+  it("does not follow a redirect: the event goes nowhere else, and the call fails once, saying why", async () => {
+    let elsewhere = 0;
+    const other = createServer((request, response) => {
+      elsewhere++;
+      request.resume();
+      response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(STORED));
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    let attempts = 0;
+    server = createServer((request, response) => {
+      attempts++;
+      request.resume();
+      response.writeHead(307, { Location: `http://127.0.0.1:${(other.address() as AddressInfo).port}/v1/batch` }).end();
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const client = createServerClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/batch`, key: KEY, sleep: async () => undefined });
+    try {
+      const error = await client.track(signUp).then(() => null, (failure: unknown) => failure);
+      expect(error).toBeInstanceOf(DeliveryError);
+      expect((error as DeliveryError).message).toMatch(/answered 307 .*a redirect, which the client does not follow/);
+      expect((error as DeliveryError).retryable).toBe(false);
+      expect([attempts, elsewhere]).toEqual([1, 0]);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
 });
