@@ -77,6 +77,12 @@ export const MAX_EVENT_AGE_MS = 400 * 86_400_000;
 export const MAX_EVENT_LEAD_MS = 86_400_000;
 /** Keys that mean something to JavaScript objects: refused anywhere in an event, whatever reads it later. */
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+/**
+ * How deep anything in an event may nest: metadata's own bound (schema.ts) under the envelope, with room to spare.
+ * Checked before anything else walks the event: a body nested thousands of levels deep would overflow the stack of
+ * every recursive walk (this one, JSON.stringify), and a 500 would fail the whole batch, for browsers to send again.
+ */
+const MAX_EVENT_NESTING = 32;
 /** Issues listed per event: enough to fix it, never an answer that grows with a hostile body. */
 export const MAX_ISSUES = 20;
 
@@ -97,7 +103,9 @@ export interface CheckedItem {
 export function checkWireEvent(item: unknown, checker: EventChecker, sender: Sender = "browser", now = Date.now(), sentAt = now): CheckedItem {
   const rawId = (item as { id?: unknown } | null)?.id;
   const id = typeof rawId === "string" ? rawId.slice(0, 64) : null;
-  const early = [...forbiddenKeys(item, ""), ...oversized(item)];
+  const keys = forbiddenKeys(item, "", 0);
+  // Sized only once its nesting is known to be bounded: JSON.stringify recurses too.
+  const early = keys.length > 0 ? keys : oversized(item);
   if (early.length > 0) return { id, issues: early, warnings: [] };
   const checked = validateOrIssues(item, WIRE_EVENT[sender]);
   if (!checked.ok) return { id, issues: checked.issues, warnings: [] };
@@ -132,13 +140,16 @@ const dropMessage = (sender: Sender) =>
     ? "was dropped: a browser names only source_id, email, name and metadata of its customer; send other customer fields from the site's server"
     : "was dropped: it is not a customer field of Voucherify's custom-event body";
 
-function forbiddenKeys(value: unknown, path: string): Issue[] {
+/** Keys refused anywhere, and nesting past MAX_EVENT_NESTING, which ends the walk. */
+function forbiddenKeys(value: unknown, path: string, depth: number): Issue[] {
   if (typeof value !== "object" || value === null) return [];
+  if (depth > MAX_EVENT_NESTING) return [{ path, message: `nests deeper than ${MAX_EVENT_NESTING} levels: an event is flatter than that (metadata nests at most 5)` }];
   const issues: Issue[] = [];
   for (const [key, item] of Object.entries(value)) {
     const at = path ? `${path}.${key}` : key;
     if (FORBIDDEN_KEYS.has(key)) issues.push({ path: at, message: `"${key}" is not allowed as a key anywhere in an event` });
-    else issues.push(...forbiddenKeys(item, at));
+    else issues.push(...forbiddenKeys(item, at, depth + 1));
+    if (issues.length > MAX_ISSUES) break;
   }
   return issues;
 }

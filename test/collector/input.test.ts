@@ -59,6 +59,12 @@ describe("strict input", () => {
       const control = await answer(await postBatch(url, [wireEvent({ event: name })]));
       expect(control.rejected[0]?.issues[0]).toMatchObject({ path: "event", message: expect.stringContaining("control character") });
     }
+    // Nesting thousands of levels deep (no recursive walk survives it) is refused for that event alone, not a 500.
+    const deep = `{"id":"deep-000001","event":"share_social","timestamp":"${new Date().toISOString()}","customer":{"source_id":"anon_1"},"metadata":{},"anonymous_id":"1","context":${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}}`;
+    const nested = await fetch(`${url}/v1/batch`, { method: "POST", headers: { "Content-Type": "text/plain" }, body: `{"sent_at":"${new Date().toISOString()}","batch":[${deep},${JSON.stringify(wireEvent({ id: "flat-000001" }))}]}` });
+    expect(nested.status).toBe(200);
+    const partly = await answer(nested);
+    expect(partly).toMatchObject({ accepted: 1, rejected: [{ id: "deep-000001", issues: [{ message: expect.stringContaining("nests deeper than 32 levels") }] }] });
     // Metadata as deep as the browser allows is taken: depth counts from metadata, not from the batch.
     expect(await answer(await postBatch(url, [wireEvent({ metadata: { a: { b: { c: { d: { e: 1 } } } } } })]))).toMatchObject({ accepted: 1 });
     const big = await answer(await postBatch(url, [wireEvent({ metadata: { blob: "x".repeat(9000), more: "y".repeat(9000), again: "z".repeat(9000), last: "w".repeat(9000) } })]));
