@@ -96,10 +96,16 @@ export interface EventStore {
 }
 
 /**
+ * Every character Unicode says a renderer may show as nothing (zero-width spaces and joiners, soft hyphen, invisible
+ * operators, variation selectors, tags, Hangul fillers…), and the Braille blank, which shows as a space.
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/gu;
+
+/**
  * How a customer is told apart from another for `once_per_customer`: case, surrounding spaces, invisible characters
  * and Unicode compatibility forms do not make a new customer (`Alex@X.com ` is `alex@x.com`).
  */
-export const sameCustomer = (id: string) => id.normalize("NFKC").replace(/[\u00ad\u200b-\u200f\u2060\ufeff]/g, "").trim().toLowerCase();
+export const sameCustomer = (id: string) => id.normalize("NFKC").replace(INVISIBLE, "").trim().toLowerCase();
 
 /**
  * The claims an event of one name makes for its customer: by `source_id`, and by Voucherify's own customer `id` when

@@ -141,10 +141,11 @@ describe("what only the server may claim", () => {
 
   it("one customer is one customer whatever the case, spaces or invisible characters; Voucherify's customer id counts too", async () => {
     const { url } = await start(["--schema", schemaFile()], { REFTRACK_SERVER_KEYS: SERVER_KEY });
-    const variants = ["alex@x.com", "Alex@X.com", " alex@x.com ", "alex\u200b@x.com", "ａｌｅｘ@x.com"];
+    const invisible = ["\u200b", "\u2061", "\u2064", "\u180e", "\u034f", "\ufe0f", "\u3164", "\u115f", "\u{1d173}", "\u{e0020}", "\u2800"];
+    const variants = ["alex@x.com", "Alex@X.com", " alex@x.com ", "ａｌｅｘ@x.com", ...invisible.map((character) => `alex${character}@x.com`)];
     const answers = [];
     for (const source_id of variants) answers.push((await answer(await postBatch(url, [signup({ source_id })], server))).accepted);
-    expect(answers).toEqual([1, 0, 0, 0, 0]);
+    expect(answers).toEqual([1, ...variants.slice(1).map(() => 0)]);
     expect((await answer(await postBatch(url, [signup({ source_id: "first@y.com", id: "cust_1" })], server))).accepted).toBe(1);
     expect(await answer(await postBatch(url, [signup({ source_id: "second@y.com", id: "cust_1" })], server))).toMatchObject({ accepted: 0, duplicates: 1 });
   });
