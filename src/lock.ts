@@ -39,7 +39,9 @@ export function mayTakeLease(current: LeaseRecord | undefined, owner: string, no
  */
 export function leaseLock(store: UseStore, owner: string, now: () => number, leaseMs = 30_000): SendLock {
   const KEY = "lease";
-  const take = () =>
+  // Async, so that storage refusing at once (a sandboxed document: `indexedDB.open` throws) is a rejection the
+  // fallbacks below catch, not a throw past them that stops every send of the page.
+  const take = async () =>
     store("readwrite", async (objects) => {
       const current = (await promisifyRequest(objects.get(KEY))) as LeaseRecord | undefined;
       if (!mayTakeLease(current, owner, now())) return false;
@@ -47,7 +49,7 @@ export function leaseLock(store: UseStore, owner: string, now: () => number, lea
       await promisifyRequest(objects.transaction);
       return true;
     });
-  const release = () =>
+  const release = async () =>
     store("readwrite", async (objects) => {
       const current = (await promisifyRequest(objects.get(KEY))) as LeaseRecord | undefined;
       if (current?.owner === owner) objects.delete(KEY);

@@ -135,7 +135,8 @@ ${options.head ?? ""}${stub}
   const headers = (type: string) => ({ "Content-Type": type, ...(options.csp ? { "Content-Security-Policy": options.csp } : {}) });
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://x").pathname;
-    if (BUNDLE.test(path)) return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(readFileSync(`dist${path}`));
+    // As a CDN serves them: a sandboxed page (an opaque origin) fetches even the second file cross-origin, with CORS.
+    if (BUNDLE.test(path)) return void response.writeHead(200, { "Content-Type": "text/javascript", "Access-Control-Allow-Origin": "*" }).end(readFileSync(`dist${path}`));
     if (path === "/stub.js") return void response.writeHead(200, { "Content-Type": "text/javascript" }).end(stubFile);
     if (path === "/favicon.ico") return void response.writeHead(204).end();
     if (path === "/events.schema.json") {

@@ -336,6 +336,15 @@ test("in a sandboxed document (no storage at all) nothing is thrown at the page 
   expect(thrown).toEqual([]);
 });
 
+test("in a sandboxed document (IndexedDB and Web Locks both refused), what the page tracks still reaches the collector", async ({ page, pageErrors }) => {
+  quiet(pageErrors);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }, { csp: "sandbox allow-scripts" }));
+  await page.goto(`${site.origin}/page.html?ref=BOX-2`);
+  await page.waitForFunction(() => typeof (window as unknown as { reftrack: Reftrack }).reftrack.version === "string");
+  await page.evaluate(() => (window as unknown as { reftrack: Reftrack }).reftrack.track("boxed", { n: 1 }));
+  await expect.poll(() => use.collector.events.map((event) => [event.event, event.referral?.code]), { timeout: 15_000 }).toEqual([["boxed", "BOX-2"]]);
+});
+
 test("where the browser cannot list its databases, a visitor whose consent is pending gets none made by reading", async ({ page, pageErrors }) => {
   quiet(pageErrors);
   const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-consent": "required" }));

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { createStore } from "idb-keyval";
+import { createStore, type UseStore } from "idb-keyval";
 import { idbOutbox, resilientOutbox, type OutboxEntry, type OutboxKey } from "../../src/outbox.js";
 import { leaseLock, localLock, mayTakeLease, webLock } from "../../src/lock.js";
 import type { WireEvent } from "../../src/event.js";
@@ -80,6 +80,22 @@ describe("the send lock", () => {
     release();
     expect(await holding).toBe(true);
     expect(await tabB(async () => undefined)).toBe(true);
+  });
+
+  it("lease: storage that refuses at once (a sandboxed document) sends uncoordinated, and throws nothing later", async () => {
+    const refusing = (() => {
+      throw new DOMException("The user denied permission to access the database.", "SecurityError");
+    }) as unknown as UseStore;
+    vi.useFakeTimers();
+    try {
+      const work = vi.fn(async () => {
+        await vi.advanceTimersByTimeAsync(30_000); // past two renewals of the lease
+      });
+      expect(await leaseLock(refusing, "a", Date.now)(work)).toBe(true);
+      expect(work).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("local: one send at a time within a tab", async () => {
