@@ -45,8 +45,14 @@ export function keptCommands(win: Window, destination: string, secure: boolean) 
   };
   return {
     read,
-    /** Read, add, write: another tab of the site may have added its own since. The oldest go first past the bound. */
-    add: (entries: Unchecked[]): boolean => save([...read(), ...entries].slice(-MAX_KEPT)),
+    /**
+     * Read, add, write: another tab of the site may have added its own since. Past the bound nothing more is kept
+     * (false, as where storage refuses): what the list holds was promised to the page, and is never pushed out.
+     */
+    add: (entries: Unchecked[]): boolean => {
+      const next = [...read(), ...entries];
+      return next.length <= MAX_KEPT && save(next);
+    },
     remove: (id: string) => void save(read().filter((entry) => entry.id !== id)),
     clear: () => void save([]),
   };
@@ -92,7 +98,7 @@ export function holdUntilWritten(commands: KeptCommands, allowed: () => boolean,
       const listed = new Set([...commands.read().map((entry) => entry.id), ...onTheWire]);
       const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && fits(entry, maxEventBytes));
       if (fresh.length === 0) return;
-      if (!commands.add(fresh)) return report(new Error(`localStorage refused the ${fresh.length} command(s) this page had not written to its outbox when it went away (storage full or blocked); they are lost`));
+      if (!commands.add(fresh)) return report(new Error(`localStorage refused the ${fresh.length} command(s) this page had not written to its outbox when it went away (storage full or blocked, or ${MAX_KEPT} commands kept already); they are lost`));
       for (const entry of fresh) saved.add(entry.id);
     },
     /** The page came back from the back-forward cache: it sends what it kept itself, unless a later page took it. */

@@ -206,6 +206,25 @@ test("consent given before the tracker is there counts at once, even when the pa
   expect(thrown).toEqual([]);
 });
 
+test("while the tracker cannot load, 100 commands are kept and resolve, the rest reject, and none kept is pushed out", async ({ page }) => {
+  // The browser itself logs the refused file as a console error: only the page's own errors count here.
+  const thrown = watchThrown(page);
+  const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }));
+  await page.route(`**/${fullFile}`, (route) => route.abort());
+  await page.goto(`${site.origin}/page.html?ref=MANY-1`);
+  const outcomes = await page.evaluate(async () => {
+    const { reftrack } = window as unknown as { reftrack: Reftrack };
+    const settled = await Promise.allSettled(Array.from({ length: 105 }, (_, n) => reftrack.track("e", { n })));
+    return settled.map((result) => result.status);
+  });
+  expect(outcomes).toEqual([...Array<string>(100).fill("fulfilled"), ...Array<string>(5).fill("rejected")]);
+  await page.unroute(`**/${fullFile}`);
+  await page.goto(`${site.origin}/other.html`);
+  await expect.poll(() => use.collector.events.length, { timeout: 15_000 }).toBe(100);
+  expect(use.collector.events.map((event) => event.metadata.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 100 }, (_, n) => n));
+  expect(thrown).toEqual([]);
+});
+
 test("a code from an SPA navigation before the tracker arrives is the one events carry", async ({ page, pageErrors }) => {
   quiet(pageErrors);
   const site = (use.site = await startSite({ "data-endpoint": use.collector.url, "data-flush-ms": "100" }));
