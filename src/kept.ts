@@ -95,11 +95,15 @@ export function holdUntilWritten(commands: KeptCommands, allowed: () => boolean,
      */
     save(onTheWire: readonly string[]): void {
       if (held.size === 0 || !allowed()) return;
-      const listed = new Set([...commands.read().map((entry) => entry.id), ...onTheWire]);
+      const kept = commands.read();
+      const listed = new Set([...kept.map((entry) => entry.id), ...onTheWire]);
       const fresh = [...held.values()].filter((entry) => !listed.has(entry.id) && fits(entry, maxEventBytes));
-      if (fresh.length === 0) return;
-      if (!commands.add(fresh)) return report(new Error(`localStorage refused the ${fresh.length} command(s) this page had not written to its outbox when it went away (storage full or blocked, or ${MAX_KEPT} commands kept already); they are lost`));
-      for (const entry of fresh) saved.add(entry.id);
+      // As many as the bound leaves room for, the earliest first: an identify stays with the events after it.
+      const taken = fresh.slice(0, Math.max(0, MAX_KEPT - kept.length));
+      const added = taken.length > 0 && commands.add(taken);
+      if (added) for (const entry of taken) saved.add(entry.id);
+      const lost = fresh.length - (added ? taken.length : 0);
+      if (lost > 0) report(new Error(`${lost} command(s) this page had not written to its outbox when it went away could not be kept in localStorage (storage full or blocked, or ${MAX_KEPT} commands kept already); they are lost`));
     },
     /** The page came back from the back-forward cache: it sends what it kept itself, unless a later page took it. */
     restore(): void {

@@ -433,6 +433,19 @@ describe("a page that goes away before an event reaches the outbox", () => {
     expect(next.events().map((event) => [event.metadata.network, event.customer.source_id === "u2"])).toEqual([["x", true], ["linkedin", false]]);
   });
 
+  it("keeps what fits beside what is kept already, the earliest first, and says how many are lost; nothing kept is pushed out", () => {
+    const earlier = Array.from({ length: 98 }, (_, n) => ({ kind: "call", id: `earlier-${n}`, command: "flush", args: [], at: 1 }));
+    localStorage.setItem(KEPT, JSON.stringify(earlier));
+    const leaving = start({ schema: "https://site.example/schema.json" }, { fetch: never, keptTakenIn: true });
+    for (const network of ["x", "linkedin", "facebook"]) void leaving.tracker.track("share_social", { network });
+    window.dispatchEvent(new Event("pagehide"));
+    const kept = JSON.parse(localStorage.getItem(KEPT) ?? "[]") as { id: string; metadata?: { network: string } }[];
+    expect(kept).toHaveLength(100);
+    expect(kept.slice(0, 98).map((entry) => entry.id)).toEqual(earlier.map((entry) => entry.id));
+    expect(kept.slice(98).map((entry) => entry.metadata?.network)).toEqual(["x", "linkedin"]);
+    expect(leaving.errors.map((error) => error.message)).toEqual([expect.stringMatching(/^1 command\(s\) .* could not be kept in localStorage .*100 commands kept already/)]);
+  });
+
   it("keeps nothing for a page that is only hidden, and takes back what it kept when it comes back from the back-forward cache", () => {
     const page = start({ schema: "https://site.example/schema.json" }, { fetch: never });
     void page.tracker.track("share_social", { network: "x" });
