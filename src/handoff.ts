@@ -61,8 +61,11 @@ export interface Handoff {
   takeOver(tracker: (command: unknown, ...args: unknown[]) => unknown): { pending: Unchecked[]; settle: (id: string, outcome: Promise<unknown>) => void };
 }
 
+/** The global's methods (CONTRACT section 2), each the same as the call that names it: both files install these. */
+export const METHODS = ["track", "identify", "flush", "reset", "referral", "consent"] as const;
+export type Method = (typeof METHODS)[number];
 /** The commands that are calls, not events: kept and replayed in order with them. */
-export const COMMANDS = ["identify", "flush", "reset", "consent"];
+export const COMMANDS: readonly string[] = ["identify", "flush", "reset", "consent"] satisfies Method[];
 
 /**
  * A copy of what the page passed to a command, which may change after the call. structuredClone keeps what JSON would

@@ -7,7 +7,7 @@ import { expiredReferralCookie, readReferralCookie, referralCookie } from "./coo
 import { clickAction, submitAction } from "./elements.js";
 import { pageContext } from "./event.js";
 import { fillReferralFields, watchReferralForms } from "./form-referral.js";
-import { alreadyInCharge, COMMANDS, copy, HANDOFF, markInCharge, type Handoff, type Pending, type Unchecked } from "./handoff.js";
+import { alreadyInCharge, COMMANDS, copy, HANDOFF, markInCharge, METHODS, type Handoff, type Pending, type Unchecked } from "./handoff.js";
 import { keptCommands, madeEarlier, webStorage } from "./kept.js";
 import { randomId } from "./ids.js";
 import { clearOutboxes, CONSENT_STATE_KEY, stateStore } from "./remembered.js";
@@ -360,8 +360,6 @@ function startLanding(win: LandingWindow, script: Element, stub: ArrayLike<unkno
 }
 
 const noop = () => undefined;
-/** The global's methods, and the commands a call may name. */
-const METHODS = ["track", "referral", ...COMMANDS];
 
 type ScriptUrlPolicy = { createScriptURL(url: string): unknown };
 let policy: ScriptUrlPolicy | null = null;

@@ -6,11 +6,8 @@ import { errorMessage } from "./storage.js";
 import { browserTracker, type Tracker } from "./tracker.js";
 import { ConsentError } from "./consent.js";
 import { failedTracker } from "./inert.js";
-import { alreadyInCharge, isPending, markInCharge, type Handoff } from "./handoff.js";
+import { alreadyInCharge, isPending, markInCharge, METHODS, type Handoff, type Method } from "./handoff.js";
 import { attempt, REPLAY, type Replay } from "./tracker.js";
-
-type Method = "track" | "identify" | "flush" | "reset" | "referral" | "consent";
-const METHODS: readonly Method[] = ["track", "identify", "flush", "reset", "referral", "consent"];
 
 export type GlobalReftrack = ((command: string, ...args: unknown[]) => unknown) & Record<Method, (...args: unknown[]) => unknown> & { version: string };
 
