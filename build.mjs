@@ -1,16 +1,14 @@
 // Builds the browser bundle, the npm entries with their types, and the demo server; prints every output's size.
 import { build } from "esbuild";
-import { minify } from "terser";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 import { createHash } from "node:crypto";
 import { dirname, resolve } from "node:path";
+import { browserBuild, finishBrowserFile } from "./browser-build.mjs";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const define = { __REFTRACK_VERSION__: JSON.stringify(pkg.version) };
-// Browsers of the last three years (late 2023 on).
-const browsers = ["chrome119", "edge119", "firefox120", "safari17"];
 
 const outputs = [];
 const bundle = async (options) => {
@@ -27,19 +25,10 @@ for (const dir of ["dist", collectorDist]) {
 }
 // The browser: the full tracker first, in a file named by its content, then the small first file that every page
 // view runs and that loads the full one, pinned by its sha384, when the page first tracks.
-const browserBuild = { format: "iife", minify: true, target: browsers, platform: "browser" };
 await bundle({ entryPoints: ["src/full.ts"], outfile: ".build/reftrack-full.js", ...browserBuild });
-// terser minifies esbuild's output once more, for both files: it gives the most used names the same few letters in
-// every scope, which gzip compresses better, and its compressor takes a little more (together about 1.2 KB on the
-// second file, 0.2 KB on the first; a third pass took 17 B more off the first). Its default, safe transforms only,
-// and no getter assumed free of side effects.
-// ASCII only, as esbuild writes it: a page that serves the file without a charset still reads every message right.
-// V8's compile hint (Chrome 136 on) opens both files: most of their functions run as soon as the file does, and with
-// it V8 compiles them on its background thread while the file streams in, instead of on the page's main thread at
-// each function's first call. README, "Landing cost": 2 to 4 ms of the landing view's script time, for 24 B.
-const COMPILE_HINT = "//# allFunctionsCalledOnLoad\n";
-const terser = async (file) => writeFileSync(file, COMPILE_HINT + (await minify(readFileSync(file, "utf8"), { ecma: 2020, compress: { passes: 3, pure_getters: false }, mangle: true, format: { comments: false, ascii_only: true } })).code);
-await terser(".build/reftrack-full.js");
+// Both minified once more, with V8's compile hint first (browser-build.mjs says why).
+const finish = async (file) => writeFileSync(file, await finishBrowserFile(readFileSync(file, "utf8")));
+await finish(".build/reftrack-full.js");
 const fullSource = readFileSync(".build/reftrack-full.js");
 const fullFile = `reftrack.${createHash("sha256").update(fullSource).digest("hex").slice(0, 12)}.js`;
 writeFileSync(`dist/${fullFile}`, fullSource);
@@ -51,7 +40,7 @@ await bundle({
   ...browserBuild,
   define: { ...define, __REFTRACK_FULL_FILE__: JSON.stringify(fullFile), __REFTRACK_FULL_INTEGRITY__: JSON.stringify(fullIntegrity) },
 });
-await terser("dist/reftrack.js");
+await finish("dist/reftrack.js");
 await bundle({ entryPoints: ["src/index.ts", "src/schema.ts"], outdir: "dist", format: "esm", target: "es2022", packages: "external", splitting: true, platform: "neutral" });
 // reftrack/server for the site's own server (Node). It takes the schema module from dist/schema.js instead of a copy of
 // its own: one ValidationError class, so `instanceof` holds whichever entry a site imported it from.

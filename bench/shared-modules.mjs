@@ -1,12 +1,12 @@
 // What the two browser files would weigh if the second took the modules it has in common with the first from the
 // first at run time, instead of carrying its own copies (README, "Why a tracking view is not 12,000 B"). Not shipped:
 // the first file would have to keep and hand over every function the tracker uses, inlined or not. Built here as
-// build.mjs builds the real files (esbuild, then terser), with the shared modules swapped for reads of one array.
+// build.mjs builds the real files (browser-build.mjs), with the shared modules swapped for reads of one array.
 import { build } from "esbuild";
-import { minify } from "terser";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { browserBuild, finishBrowserFile } from "../browser-build.mjs";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const integrity = JSON.parse(readFileSync("dist/integrity.json", "utf8"));
@@ -29,9 +29,8 @@ const common = {
 const whole = ["src/referral.ts", "src/cookie.ts", "src/form-referral.ts", "src/state-cookie.ts", "src/ids.ts", "src/page-url.ts"];
 
 const gzipOf = async (options) => {
-  const result = await build({ bundle: true, write: false, minify: true, format: "iife", target: ["chrome119", "edge119", "firefox120", "safari17"], legalComments: "none", define, ...options });
-  const { code } = await minify(result.outputFiles[0].text, { ecma: 2020, compress: { passes: 3, pure_getters: false }, mangle: true, format: { comments: false, ascii_only: true } });
-  return gzipSync(`//# allFunctionsCalledOnLoad\n${code}`, { level: 9 }).length;
+  const result = await build({ ...browserBuild, bundle: true, write: false, define, ...options });
+  return gzipSync(await finishBrowserFile(result.outputFiles[0].text), { level: 9 }).length;
 };
 
 async function measure(files) {

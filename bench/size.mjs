@@ -3,6 +3,7 @@
 import { build } from "esbuild";
 import { readdirSync, readFileSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
+import { browserBuild } from "../browser-build.mjs";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const fullFile = readdirSync("dist").find((file) => /^reftrack\.[0-9a-f]{12}\.js$/.test(file));
@@ -18,14 +19,11 @@ for (const [built, entry, role] of files) {
   console.log(`  brotli  ${brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length} B`);
   // The split by module is esbuild's, before terser renames across modules: shares, not the shipped bytes.
   const result = await build({
+    ...browserBuild,
     entryPoints: [entry],
     bundle: true,
-    minify: true,
     write: false,
     metafile: true,
-    format: "iife",
-    legalComments: "none",
-    target: ["chrome119", "edge119", "firefox120", "safari17"],
     define: { __REFTRACK_VERSION__: JSON.stringify(pkg.version), __REFTRACK_FULL_FILE__: '"reftrack.000000000000.js"', __REFTRACK_FULL_INTEGRITY__: `"sha384-${"0".repeat(64)}"` },
   });
   const [output] = Object.values(result.metafile.outputs);
