@@ -6,6 +6,7 @@ import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../test/browser/chromium.js";
+import { mainThreadMs, median } from "./page-time.js";
 
 const RUNS = 7;
 const TIMED_RUNS = 15;
@@ -36,7 +37,6 @@ interface TraceEvent {
 const COMPILE = /^V8\.(CompileCode|CompileIgnition|ParseFunction|PreParse|CompileCodeBackground)$/;
 
 const totals = new Map<string, { main: number; background: number; scriptMs: number[] }>(names.map((name) => [name, { main: 0, background: 0, scriptMs: [] }]));
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 try {
   for (let run = 0; run < RUNS; run++) {
@@ -73,8 +73,7 @@ try {
       await cdp.send("Performance.enable");
       await page.goto(`${origin}/?v=${index}&ref=NRY-01`, { waitUntil: "load" });
       await page.waitForTimeout(400);
-      const { metrics } = await cdp.send("Performance.getMetrics");
-      totals.get(name)?.scriptMs.push((metrics.find((metric) => metric.name === "ScriptDuration")?.value ?? 0) * 1000);
+      totals.get(name)?.scriptMs.push(await mainThreadMs(cdp));
       await context.close();
     }
   }

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../test/browser/chromium.js";
+import { mainThreadMs, median } from "./page-time.js";
 
 // 15: this shared machine moves single loads by several milliseconds; a median of 9 still moved by 2 ms between runs.
 const RUNS = 15;
@@ -74,13 +75,11 @@ async function view(browser: Browser, path: string, click: boolean): Promise<Vie
     while (delivered === before && Date.now() - start < 10_000) await page.waitForTimeout(20);
   }
   await page.waitForTimeout(400); // idle: timers and IndexedDB callbacks of the start have run
-  const { metrics } = await cdp.send("Performance.getMetrics");
-  const taskMs = (metrics.find((metric) => metric.name === METRIC)?.value ?? 0) * 1000;
+  const taskMs = await mainThreadMs(cdp, METRIC);
   await context.close();
   return { bytes: [...scripts].reduce((sum, script) => sum + gzipBytes(script), 0), taskMs };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 try {
